@@ -1,0 +1,59 @@
+// The kiln command line. Each subcommand lives in its own file and calls the library.
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { exit, nodeStyleArgv, runtimeVersion } from "../runtime/index.ts";
+import { KilnError } from "../util/errors.ts";
+import { commit, version } from "../version.ts";
+import { buildCommand } from "./build.ts";
+import type { BuildOptions } from "../build/options.ts";
+
+// commander prints "error: ..."; kiln's errors all read "kiln: ...".
+const OUTPUT = { outputError: (s: string, write: (s: string) => void) => write(s.startsWith("error: ") ? `kiln: ${s.slice(7)}` : s) };
+
+export function program(): Command {
+  const p = new Command("kiln")
+    .description("daemonless container image builder with a registry-backed layer cache")
+    .version(`kiln ${version} (${commit})`, "--version", "print the version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput(OUTPUT);
+  p.command("version")
+    .description("print version, commit and runtime")
+    .action(() => {
+      console.log(`kiln ${version}\ncommit ${commit}\nruntime ${runtimeVersion()}`);
+    });
+  for (const sub of [buildCommand(runBuild)]) {
+    p.addCommand(sub.exitOverride().configureOutput(OUTPUT).showHelpAfterError("(run with --help for usage)"));
+  }
+  return p;
+}
+
+async function runBuild(opts: BuildOptions): Promise<void> {
+  const { build } = await import("../build/index.ts");
+  await build(opts);
+}
+
+/** Parse argv, run, and exit with a code that reflects what happened. */
+export async function main(argv = nodeStyleArgv()): Promise<never> {
+  try {
+    await program().parseAsync(argv);
+    exit(0);
+  } catch (e) {
+    exit(reportError(e));
+  }
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // commander already printed the message; help and version are not failures.
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+    return 2;
+  }
+  if (e instanceof KilnError) {
+    console.error(`kiln: ${e.message}`);
+    return e.exitCode;
+  }
+  const err = e as Error;
+  console.error(`kiln: internal error: ${err?.message ?? String(e)}`);
+  if (process.env.KILN_DEBUG) console.error(err?.stack);
+  return 70;
+}

@@ -1,0 +1,78 @@
+// The one place that knows which JS runtime kiln runs on. Everything else uses
+// node: built-ins and global fetch, which Bun, Deno and Node all provide.
+import { spawn, type SpawnOptions } from "node:child_process";
+
+declare const Bun: { version: string; argv: string[] } | undefined;
+declare const Deno:
+  | {
+      version: { deno: string };
+      args: string[];
+      execPath(): string;
+      exit(code?: number): never;
+    }
+  | undefined;
+
+export type RuntimeName = "bun" | "deno" | "node";
+
+export const runtime: RuntimeName =
+  typeof Bun !== "undefined" ? "bun" : typeof Deno !== "undefined" ? "deno" : "node";
+
+export function runtimeVersion(): string {
+  if (runtime === "bun") return `bun ${Bun!.version}`;
+  if (runtime === "deno") return `deno ${Deno!.version.deno}`;
+  return `node ${process.versions.node}`;
+}
+
+/** User arguments after the script (or after the compiled binary's name). */
+export function userArgs(): string[] {
+  if (runtime === "deno") return [...Deno!.args];
+  return process.argv.slice(2);
+}
+
+/** argv in node's shape ([exec, script, ...args]) for commander. */
+export function nodeStyleArgv(): string[] {
+  return [process.execPath, "kiln", ...userArgs()];
+}
+
+export function exit(code: number): never {
+  if (runtime === "deno") Deno!.exit(code);
+  process.exit(code);
+}
+
+export function env(name: string): string | undefined {
+  return process.env[name];
+}
+
+/** True when running as a single executable made by `bun build --compile` (or deno compile). */
+export function isCompiled(): boolean {
+  const url = import.meta.url;
+  return url.includes("/$bunfs/") || url.includes("/deno-compile-");
+}
+
+/**
+ * The argv prefix that re-executes kiln itself (used for the chroot helper process).
+ * Compiled: just the binary. Otherwise: the runtime plus mod.ts.
+ */
+export function selfCommand(): string[] {
+  if (isCompiled()) return [process.execPath];
+  const modTs = new URL("../../mod.ts", import.meta.url).pathname;
+  if (runtime === "deno") return [Deno!.execPath(), "run", "-A", modTs];
+  return [process.execPath, modTs];
+}
+
+/** Run a command with inherited stdio and resolve with its exit code (signal → 128+n). */
+export function runInherited(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: "inherit", ...opts });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      if (code !== null) resolve(code);
+      else resolve(128 + signalNumber(signal));
+    });
+  });
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+function signalNumber(sig: NodeJS.Signals | null): number {
+  return (sig && SIGNALS[sig]) || 1;
+}
