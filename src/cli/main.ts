@@ -4,6 +4,8 @@ import { exit, nodeStyleArgv, runtimeVersion } from "../runtime/index.ts";
 import { KilnError } from "../util/errors.ts";
 import { commit, version } from "../version.ts";
 import { buildCommand } from "./build.ts";
+import { copyCommand } from "./copy.ts";
+import { parseCommand } from "./parse.ts";
 import type { BuildOptions } from "../build/options.ts";
 
 // commander prints "error: ..."; kiln's errors all read "kiln: ...".
@@ -21,7 +23,7 @@ export function program(): Command {
     .action(() => {
       console.log(`kiln ${version}\ncommit ${commit}\nruntime ${runtimeVersion()}`);
     });
-  for (const sub of [buildCommand(runBuild)]) {
+  for (const sub of [buildCommand(runBuild), parseCommand(), copyCommand()]) {
     p.addCommand(sub.exitOverride().configureOutput(OUTPUT).showHelpAfterError("(run with --help for usage)"));
   }
   return p;
