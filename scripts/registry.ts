@@ -30,7 +30,8 @@ export interface RegistryHandle {
   dataDir: string;
   username?: string;
   password?: string;
-  /** PEM CA that signed the server certificate (TLS variant only). */
+  /** PEM CA that signed the server certificate (TLS variant only). Alone in its directory, so
+   *  dirname(caFile) can be given to skopeo/buildah as --cert-dir. */
   caFile?: string;
   /** PID of the docker-registry process. */
   pid: number;
@@ -45,6 +46,7 @@ export interface StartRegistryOptions {
 }
 
 const WATCHDOG = [
+  `exec 2>>"$2"`, // job-control chatter ("Terminated") goes to the log, not the test output
   `"$0" serve "$1" </dev/null >>"$2" 2>&1 &`,
   `pid=$!`,
   `echo "$pid"`,
@@ -185,8 +187,8 @@ async function startOnce(opts: StartRegistryOptions): Promise<RegistryHandle> {
         if (stopped) return;
         stopped = true;
         live.delete(handle);
+        // The watchdog shell reaps it, then exits on EOF once we are gone.
         tryKill(pid, "SIGKILL");
-        tryKill(child.pid ?? 0, "SIGKILL");
         rmSync(root, { recursive: true, force: true });
       },
     };

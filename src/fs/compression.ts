@@ -1,0 +1,88 @@
+// Layer compression: gzip always, zstd when the runtime's node:zlib has it (Bun and Deno do today,
+// older runtimes may not), or none. Decompression sniffs magic bytes because registries and
+// tools sometimes mislabel media types; the media type is only a hint for error messages.
+import zlib from "node:zlib";
+import { Readable, type Transform } from "node:stream";
+import { KilnError } from "../util/errors.ts";
+
+export type Compression = "gzip" | "zstd" | "none";
+
+const z = zlib as unknown as Record<string, unknown>;
+
+export function zstdSupported(): boolean {
+  return typeof z.createZstdDecompress === "function" && typeof z.createZstdCompress === "function";
+}
+
+export function layerMediaType(c: Compression): string {
+  const base = "application/vnd.oci.image.layer.v1.tar";
+  return c === "none" ? base : `${base}+${c}`;
+}
+
+/** Compression named by an OCI or Docker layer media type; undefined when it names none we know. */
+export function compressionOfMediaType(mediaType: string): Compression | undefined {
+  if (/gzip$/.test(mediaType)) return "gzip";
+  if (/zstd$/.test(mediaType)) return "zstd";
+  if (/\.tar$/.test(mediaType) || /diff\.tar$/.test(mediaType)) return "none";
+  return undefined;
+}
+
+function sniff(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
+  return "none";
+}
+
+function zstdMissing(what: string): KilnError {
+  return new KilnError(`${what} is zstd-compressed but this runtime's node:zlib has no zstd support; upgrade Bun/Deno`);
+}
+
+/** A compressing Transform, or null for "none". */
+export function createCompressor(c: Compression, level?: number): Transform | null {
+  if (c === "none") return null;
+  if (c === "gzip") return zlib.createGzip(level === undefined ? {} : { level });
+  if (!zstdSupported()) throw zstdMissing("the requested layer compression");
+  const params: Record<number, number> = {};
+  const zc = zlib.constants as unknown as Record<string, number>;
+  if (level !== undefined && zc.ZSTD_c_compressionLevel !== undefined) params[zc.ZSTD_c_compressionLevel] = level;
+  return (z.createZstdCompress as (o: unknown) => Transform)({ params });
+}
+
+/** Decompress a layer stream (gzip, zstd or plain tar, detected from the first bytes). */
+export async function* decompress(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  let first = await it.next();
+  while (!first.done && first.value.length === 0) first = await it.next();
+  if (first.done) return;
+  const head = first.value;
+  const kind = sniff(head);
+  const rest = (async function* () {
+    yield head;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield n.value;
+    }
+  })();
+  if (kind === "none") {
+    yield* rest;
+    return;
+  }
+  let d: Transform;
+  if (kind === "gzip") d = zlib.createGunzip();
+  else {
+    if (!zstdSupported()) throw zstdMissing(what);
+    d = (z.createZstdDecompress as () => Transform)();
+  }
+  const input = Readable.from(rest, { objectMode: false });
+  input.on("error", (e) => d.destroy(e));
+  input.pipe(d);
+  try {
+    for await (const chunk of d) yield chunk as Uint8Array;
+  } catch (e) {
+    if (e instanceof KilnError) throw e;
+    throw new KilnError(`${what}: cannot decompress ${kind} stream: ${(e as Error).message}`);
+  } finally {
+    input.destroy();
+    d.destroy();
+  }
+}

@@ -1,0 +1,137 @@
+// The walk snapshotter's memory of a rootfs: one small record per path, taken with lstat only.
+// Symlink targets and xattrs are not read here: a symlink cannot be retargeted in place (a new one
+// is a new inode), and setting an xattr updates ctime, so ctime/inode catch both for free.
+import fs from "node:fs";
+
+export const T_FILE = 1, T_DIR = 2, T_SYMLINK = 3, T_CHAR = 4, T_BLOCK = 5, T_FIFO = 6, T_SOCKET = 7;
+
+export interface Meta {
+  type: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  nlink: number;
+}
+
+/** rootfs-relative path ("etc/passwd", no leading slash) → metadata */
+export type TreeIndex = Map<string, Meta>;
+
+const S_IFMT = 0o170000;
+const TYPES: Record<number, number> = {
+  0o100000: T_FILE,
+  0o040000: T_DIR,
+  0o120000: T_SYMLINK,
+  0o020000: T_CHAR,
+  0o060000: T_BLOCK,
+  0o010000: T_FIFO,
+  0o140000: T_SOCKET,
+};
+
+export function metaOf(st: fs.Stats): Meta {
+  return {
+    type: TYPES[st.mode & S_IFMT] ?? 0,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ctimeMs: st.ctimeMs,
+    ino: st.ino,
+    nlink: st.nlink,
+  };
+}
+
+export function sameMeta(a: Meta, b: Meta): boolean {
+  return (
+    a.ctimeMs === b.ctimeMs &&
+    a.mtimeMs === b.mtimeMs &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mode === b.mode &&
+    a.type === b.type &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.nlink === b.nlink
+  );
+}
+
+export function hostPath(root: string, rel: string): string {
+  if (rel === "") return root;
+  return root === "/" ? "/" + rel : root + "/" + rel;
+}
+
+/** Normalise rootfs-absolute ignore paths ("/proc", "/etc/resolv.conf/") to index keys. */
+export function ignoreSet(paths: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const rel = p.split("/").filter((c) => c !== "" && c !== ".").join("/");
+    if (rel !== "") out.add(rel);
+  }
+  return out;
+}
+
+/**
+ * Index everything under `start` (a real, rootfs-relative directory; "" for the root), without
+ * following symlinks and skipping ignored paths and their subtrees. `start` itself is not included.
+ * lstat calls go out in parallel batches: the thread pool overlaps them, which beats a sync loop
+ * on a cold cache and costs little on a warm one.
+ */
+export async function walkTree(root: string, ignore: Set<string>, start = "", into: TreeIndex = new Map()): Promise<TreeIndex> {
+  let dirs = [start];
+  const BATCH = 256;
+  while (dirs.length) {
+    const next: string[] = [];
+    const paths: string[] = [];
+    for (const d of dirs) {
+      let names: string[];
+      try {
+        names = fs.readdirSync(hostPath(root, d));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" || code === "ENOTDIR") continue; // vanished while walking
+        throw e;
+      }
+      for (const n of names) {
+        const rel = d === "" ? n : d + "/" + n;
+        if (!ignore.has(rel)) paths.push(rel);
+      }
+    }
+    for (let i = 0; i < paths.length; i += BATCH) {
+      const batch = paths.slice(i, i + BATCH);
+      const stats = await Promise.all(batch.map((p) => fs.promises.lstat(hostPath(root, p)).catch(() => null)));
+      for (let j = 0; j < batch.length; j++) {
+        const st = stats[j];
+        if (!st) continue;
+        const m = metaOf(st);
+        into.set(batch[j]!, m);
+        if (m.type === T_DIR) next.push(batch[j]!);
+      }
+    }
+    dirs = next;
+  }
+  return into;
+}
+
+/** Largest timestamp in the index, in ms. */
+export function newestTime(idx: Iterable<Meta>): number {
+  let max = 0;
+  for (const m of idx) {
+    if (m.ctimeMs > max) max = m.ctimeMs;
+    if (m.mtimeMs > max) max = m.mtimeMs;
+  }
+  return max;
+}
+
+/**
+ * File timestamps come from a coarse kernel clock (one jiffy, up to 10 ms). A change made in the
+ * same tick as the newest indexed timestamp could leave ctime/mtime unchanged and go unseen, so
+ * wait until the clock has moved past it: any later change then gets a strictly newer timestamp.
+ */
+export async function settleClock(newestMs: number): Promise<void> {
+  const wait = newestMs + 25 - Date.now();
+  if (wait > 0 && wait < 1000) await new Promise((r) => setTimeout(r, wait));
+}

@@ -1,0 +1,270 @@
+// Applying an OCI layer to a rootfs directory, streaming. Every path goes through RootResolver, so
+// nothing in the layer (`..`, absolute names, symlinks planted by this or an earlier layer,
+// hardlink targets) can make a write land outside the rootfs. Sync fs calls on purpose: per-call
+// overhead dominates unpacking, and the sync calls are the cheapest on both Bun and Deno.
+import fs from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readTar } from "../tar/reader.ts";
+import type { TarHeader } from "../tar/types.ts";
+import { libcAvailable, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../runtime/libc.ts";
+import { KilnError } from "../util/errors.ts";
+import { decompress } from "./compression.ts";
+import { cleanArchivePath, RootResolver } from "./resolve.ts";
+
+export const WHITEOUT_PREFIX = ".wh.";
+export const OPAQUE_WHITEOUT = ".wh..wh..opq";
+
+export interface ApplyOptions {
+  mediaType: string;
+  onWarning?: (msg: string) => void;
+  /** Layer digest, named in errors. */
+  source?: string;
+}
+
+const O_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+const WRITE_BUF = 1 << 20;
+
+/** Apply one layer (gzip, zstd or plain tar; detected from its bytes) to `rootfs`. */
+export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<void> {
+  const what = opts.source ? `layer ${opts.source}` : `layer (${opts.mediaType})`;
+  const root = fs.realpathSync(rootfs);
+  const u = new Unpacker(root, opts, what);
+  for await (const entry of readTar(decompress(compressed, what))) {
+    try {
+      await u.entry(entry.header, entry.body);
+    } catch (e) {
+      if (e instanceof KilnError) throw e;
+      throw new KilnError(`${what}: cannot extract "${entry.header.name}": ${(e as Error).message}`);
+    }
+  }
+  u.finish();
+}
+
+class Unpacker {
+  private r: RootResolver;
+  private isRoot = process.getuid?.() === 0;
+  /** real rootfs-relative paths written by this layer: an opaque whiteout must spare them. */
+  private written = new Set<string>();
+  private dirTimes: [string, number, number][] = [];
+  private warned = new Set<string>();
+  private buf = Buffer.allocUnsafe(WRITE_BUF);
+
+  constructor(root: string, private opts: ApplyOptions, private what: string) {
+    this.r = new RootResolver(root, opts.source);
+  }
+
+  private warn(key: string, msg: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    (this.opts.onWarning ?? ((m: string) => console.error(`kiln: warning: ${m}`)))(`${this.what}: ${msg}`);
+  }
+
+  async entry(h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const rel = cleanArchivePath(h.name, this.opts.source);
+    if (rel === "") {
+      if (h.type === "dir") this.meta(this.r.root, h, false); // "./" carries the root's own metadata
+      return;
+    }
+    const { dir, name, real } = this.r.parent(rel, true);
+    if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(dir, name);
+    const host = this.r.host(real);
+    this.written.add(real);
+    switch (h.type) {
+      case "file":
+        return this.file(host, h, body);
+      case "dir":
+        return this.dir(rel, real, host, h);
+      case "symlink":
+        this.clear(host, false);
+        fs.symlinkSync(h.linkname ?? "", host);
+        this.meta(host, h, true);
+        return;
+      case "hardlink":
+        return this.hardlink(host, h);
+      case "char":
+      case "block":
+      case "fifo":
+        return this.special(host, h);
+    }
+  }
+
+  finish(): void {
+    // Children were created after their directory, so directory mtimes are set last, deepest first.
+    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
+      const [p, a, m] = this.dirTimes[i]!;
+      fs.utimesSync(p, a, m);
+    }
+  }
+
+  // Remove whatever is at `host` unless it is a directory we may keep. Returns true when a directory remains.
+  private clear(host: string, keepDir: boolean): boolean {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(host);
+    } catch {
+      return false;
+    }
+    if (st.isDirectory()) {
+      if (keepDir) return true;
+      fs.rmSync(host, { recursive: true, force: true });
+      this.r.invalidate();
+    } else {
+      fs.unlinkSync(host);
+      if (st.isSymbolicLink()) this.r.invalidate();
+    }
+    return false;
+  }
+
+  private async file(host: string, h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+    let fd: number;
+    try {
+      fd = fs.openSync(host, O_NEW, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      this.clear(host, false); // never write through an existing file: it may be a hardlink from a lower layer
+      fd = fs.openSync(host, O_NEW, 0o600);
+    }
+    try {
+      if (h.size > 0) await this.writeBody(fd, body);
+      if (this.isRoot) fs.fchownSync(fd, h.uid, h.gid);
+      fs.fchmodSync(fd, h.mode & 0o7777);
+      this.xattrs(host, h);
+      fs.futimesSync(fd, h.atime ?? h.mtime, h.mtime);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // Coalesce small chunks into ~1 MiB writes.
+  private async writeBody(fd: number, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const buf = this.buf;
+    let used = 0;
+    for await (const chunk of body) {
+      if (chunk.length >= WRITE_BUF / 2) {
+        if (used) used = flush(fd, buf, used);
+        writeAll(fd, chunk, chunk.length);
+        continue;
+      }
+      if (used + chunk.length > WRITE_BUF) used = flush(fd, buf, used);
+      buf.set(chunk, used);
+      used += chunk.length;
+    }
+    if (used) flush(fd, buf, used);
+  }
+
+  private dir(rel: string, real: string, host: string, h: TarHeader): void {
+    if (!this.clear(host, true)) fs.mkdirSync(host, 0o700);
+    this.r.remember(rel, real);
+    this.meta(host, h, false);
+    this.dirTimes.push([host, h.atime ?? h.mtime, h.mtime]);
+  }
+
+  private hardlink(host: string, h: TarHeader): void {
+    const targetRel = cleanArchivePath(h.linkname ?? "", this.opts.source);
+    if (targetRel === "") throw new KilnError(`${this.what}: hardlink "${h.name}" points at the rootfs itself`);
+    const target = this.r.host(this.r.parent(targetRel, false).real);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(target);
+    } catch {
+      throw new KilnError(`${this.what}: hardlink "${h.name}" -> "${h.linkname}": target does not exist in the rootfs`);
+    }
+    if (st.isDirectory()) throw new KilnError(`${this.what}: hardlink "${h.name}" -> "${h.linkname}": target is a directory`);
+    if (target === host) return;
+    this.clear(host, false);
+    fs.linkSync(target, host);
+  }
+
+  private special(host: string, h: TarHeader): void {
+    this.clear(host, false);
+    const kind = h.type === "char" ? S_IFCHR : h.type === "block" ? S_IFBLK : S_IFIFO;
+    try {
+      if (libcAvailable()) mknod(host, kind | (h.mode & 0o777), h.devmajor ?? 0, h.devminor ?? 0);
+      else if (h.type === "fifo") mkfifo(host);
+      else throw Object.assign(new Error("mknod needs libc (Bun or Deno with FFI)"), { code: "ENOSYS" });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EPERM" || code === "EACCES" || code === "ENOSYS") {
+        this.warn(`mknod:${h.name}`, `skipping ${h.type} device "${h.name}": ${code} (creating device nodes needs root)`);
+        return;
+      }
+      throw e;
+    }
+    this.meta(host, h, false);
+  }
+
+  // chown before chmod (chown clears setuid/setgid), xattrs after both (chown clears security.capability).
+  private meta(host: string, h: TarHeader, symlink: boolean): void {
+    if (symlink) {
+      if (this.isRoot) fs.lchownSync(host, h.uid, h.gid);
+      this.xattrs(host, h);
+      fs.lutimesSync(host, h.atime ?? h.mtime, h.mtime);
+      return;
+    }
+    if (this.isRoot) fs.chownSync(host, h.uid, h.gid);
+    fs.chmodSync(host, h.mode & 0o7777);
+    this.xattrs(host, h);
+    if (h.type !== "dir") fs.utimesSync(host, h.atime ?? h.mtime, h.mtime);
+  }
+
+  private xattrs(host: string, h: TarHeader): void {
+    if (!h.xattrs || h.xattrs.size === 0) return;
+    if (!libcAvailable()) {
+      this.warn("xattr-libc", `extended attributes not applied (this runtime has no FFI for lsetxattr), first on "${h.name}"`);
+      return;
+    }
+    for (const [k, v] of h.xattrs) {
+      try {
+        lsetxattr(host, k, v);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EPERM" || code === "EACCES") {
+          this.warn(`xattr:${k}`, `cannot set xattr ${k} (${code}), first on "${h.name}"; skipping it`);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  private whiteout(dirReal: string, name: string): void {
+    const dirHost = this.r.host(dirReal);
+    if (name === OPAQUE_WHITEOUT) {
+      let names: string[];
+      try {
+        names = fs.readdirSync(dirHost);
+      } catch {
+        return;
+      }
+      for (const n of names) {
+        const childReal = dirReal === "" ? n : dirReal + "/" + n;
+        if (this.written.has(childReal)) continue;
+        fs.rmSync(this.r.host(childReal), { recursive: true, force: true });
+      }
+      this.r.invalidate();
+      return;
+    }
+    const victim = name.slice(WHITEOUT_PREFIX.length);
+    if (victim === "" || victim === "." || victim === "..") {
+      throw new KilnError(`${this.what}: invalid whiteout "${name}" in "/${dirReal}"`);
+    }
+    const real = dirReal === "" ? victim : dirReal + "/" + victim;
+    fs.rmSync(this.r.host(real), { recursive: true, force: true });
+    this.r.invalidate();
+  }
+}
+
+function writeAll(fd: number, b: Uint8Array, n: number): void {
+  let off = 0;
+  while (off < n) off += fs.writeSync(fd, b, off, n - off);
+}
+
+function flush(fd: number, b: Uint8Array, n: number): number {
+  writeAll(fd, b, n);
+  return 0;
+}
+
+function mkfifo(path: string): void {
+  const r = spawnSync("mkfifo", [path]);
+  if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr?.toString().trim() || r.error?.message}`);
+}

@@ -1,0 +1,317 @@
+// A distribution-spec client on global fetch: manifests, blobs, uploads, mounts, tags.
+import { KilnError } from "../util/errors.ts";
+import { checkDigest, readAll, sha256, verifyStream } from "../image/digest.ts";
+import { MANIFEST_ACCEPT } from "../image/media-types.ts";
+import type { Reference } from "../image/reference.ts";
+import type { Descriptor } from "../image/types.ts";
+import { errorDetail, RegistryError } from "./errors.ts";
+import { fileRange, responseChunks, toReadableStream } from "./streams.ts";
+import { stripQuery, Transport, type RegistryOptions } from "./transport.ts";
+
+export interface ManifestResponse {
+  mediaType: string;
+  bytes: Uint8Array;
+  digest: string;
+}
+
+/** Where an upload reads its bytes. `read(start, length)` must be callable again for retries when `rereadable`. */
+export interface BlobSource {
+  digest: string;
+  size: number;
+  read(start: number, length: number): AsyncIterable<Uint8Array>;
+  rereadable: boolean;
+}
+
+export interface UploadOptions {
+  /** Blobs larger than this go up in PATCH chunks (default 128 MiB). */
+  chunkThreshold?: number;
+  /** PATCH chunk size (default 64 MiB). */
+  chunkSize?: number;
+}
+
+const MAX_MANIFEST = 4 << 20;
+
+export class RegistryClient {
+  readonly transport: Transport;
+
+  constructor(readonly options: RegistryOptions = {}) {
+    this.transport = new Transport(options);
+  }
+
+  /** Check that the registry answers /v2/ (and learn its scheme and auth). */
+  async ping(registry: string): Promise<void> {
+    await this.transport.baseUrl(registry);
+  }
+
+  /** HEAD a manifest: its descriptor, or undefined when the registry does not have it. */
+  async headManifest(ref: Reference): Promise<Descriptor | undefined> {
+    const res = await this.transport.send({ registry: ref.registry, method: "HEAD", path: manifestPath(ref), headers: { accept: MANIFEST_ACCEPT }, scopes: [pull(ref)] });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw await fail(res, `HEAD manifest ${ref}`, ref);
+    const digest = res.headers.get("docker-content-digest") ?? ref.digest;
+    if (!digest) {
+      // Some registries omit the digest on HEAD; GET tells for sure.
+      const m = await this.getManifest(ref);
+      return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
+    }
+    return { mediaType: contentType(res), digest, size: Number(res.headers.get("content-length") ?? 0) };
+  }
+
+  /** GET a manifest (any of the four kinds); by-digest fetches are verified. */
+  async getManifest(ref: Reference, accept = MANIFEST_ACCEPT): Promise<ManifestResponse> {
+    const res = await this.transport.send({ registry: ref.registry, method: "GET", path: manifestPath(ref), headers: { accept }, scopes: [pull(ref)] });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new RegistryError(`manifest unknown: ${ref} (not found in registry ${ref.registry})`, 404, "MANIFEST_UNKNOWN");
+    }
+    if (!res.ok) throw await fail(res, `GET manifest ${ref}`, ref);
+    const len = Number(res.headers.get("content-length") ?? 0);
+    if (len > MAX_MANIFEST) throw new KilnError(`manifest ${ref} is ${len} bytes; more than kiln accepts (${MAX_MANIFEST})`);
+    const bytes = await readAll(responseChunks(res));
+    const digest = sha256(bytes);
+    if (ref.digest && digest !== ref.digest) {
+      throw new KilnError(`manifest ${ref}: content does not match its digest ${ref.digest} (got ${digest})`);
+    }
+    let mediaType = contentType(res);
+    if (!mediaType || mediaType === "application/json" || mediaType === "text/plain") {
+      try {
+        mediaType = (JSON.parse(new TextDecoder().decode(bytes)) as { mediaType?: string }).mediaType ?? mediaType;
+      } catch {
+        /* left as sent */
+      }
+    }
+    return { mediaType, bytes, digest };
+  }
+
+  /** PUT a manifest under the reference's tag (or digest); returns its digest. */
+  async putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<string> {
+    const digest = sha256(bytes);
+    if (ref.digest && ref.digest !== digest) throw new KilnError(`putManifest ${ref}: the manifest's digest is ${digest}`);
+    const target = ref.tag && !ref.digest ? ref : ref.withDigest(digest);
+    const res = await this.transport.send({
+      registry: ref.registry,
+      method: "PUT",
+      path: manifestPath(target),
+      headers: { "content-type": mediaType },
+      body: () => bytes,
+      scopes: [push(ref)],
+    });
+    if (res.status !== 201 && !res.ok) throw await fail(res, `PUT manifest ${target}`, ref);
+    await res.body?.cancel();
+    const got = res.headers.get("docker-content-digest");
+    if (got && got !== digest) throw new KilnError(`registry ${ref.registry} stored manifest ${ref} as ${got}, expected ${digest}`);
+    return digest;
+  }
+
+  async deleteManifest(ref: Reference): Promise<void> {
+    if (!ref.digest) throw new KilnError(`delete ${ref}: the registry API deletes manifests by digest; resolve the tag first`);
+    const res = await this.transport.send({ registry: ref.registry, method: "DELETE", path: manifestPath(ref), scopes: [`repository:${ref.repository}:delete`, push(ref)] });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new RegistryError(`manifest unknown: ${ref}`, 404, "MANIFEST_UNKNOWN");
+    }
+    if (!res.ok) throw await fail(res, `DELETE manifest ${ref}`, ref);
+    await res.body?.cancel();
+  }
+
+  /** All tags of a repository (follows Link pagination). */
+  async listTags(repo: Reference): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repo.repository}/tags/list?n=1000`;
+    while (path) {
+      const res = await this.transport.send({ registry: repo.registry, method: "GET", path, scopes: [pull(repo)] });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return tags;
+      }
+      if (!res.ok) throw await fail(res, `list tags of ${repo.context()}`, repo);
+      const j = (await res.json()) as { tags?: string[] | null };
+      tags.push(...(j.tags ?? []));
+      const link = res.headers.get("link")?.match(/<([^>]+)>\s*;\s*rel="?next"?/);
+      path = link ? link[1] : undefined;
+    }
+    return tags;
+  }
+
+  /** HEAD a blob: its size, or undefined when the repository does not have it. */
+  async headBlob(repo: Reference, digest: string): Promise<number | undefined> {
+    const res = await this.transport.send({ registry: repo.registry, method: "HEAD", path: blobPath(repo, digest), scopes: [pull(repo)] });
+    await res.body?.cancel();
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw await fail(res, `HEAD blob ${digest} in ${repo.context()}`, repo);
+    return Number(res.headers.get("content-length") ?? 0);
+  }
+
+  /** Stream a blob, following redirects to blob storage; verified against `digest` (and `size`). */
+  async openBlob(repo: Reference, digest: string, size?: number): Promise<AsyncIterable<Uint8Array>> {
+    checkDigest(digest);
+    // identity: a storage backend's Content-Encoding would make fetch decompress the blob.
+    const res = await this.transport.send({ registry: repo.registry, method: "GET", path: blobPath(repo, digest), headers: { "accept-encoding": "identity" }, scopes: [pull(repo)] });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new RegistryError(`blob unknown: ${digest} in ${repo.context()}`, 404, "BLOB_UNKNOWN");
+    }
+    if (!res.ok) throw await fail(res, `GET blob ${digest} from ${repo.context()}`, repo);
+    return verifyStream(responseChunks(res), digest, size, repo.context());
+  }
+
+  /** A small blob (a config) read whole into memory, verified. */
+  async getBlobBytes(repo: Reference, digest: string, size?: number): Promise<Uint8Array> {
+    return readAll(await this.openBlob(repo, digest, size));
+  }
+
+  /**
+   * Cross-repository mount: POST ?mount=DIGEST&from=REPO. True when the registry mounted it
+   * (201); false when it started an upload instead, which is then cancelled.
+   */
+  async mountBlob(repo: Reference, digest: string, from: Reference): Promise<boolean> {
+    const r = await this.startUpload(repo, { digest, from });
+    if (r.mounted) return true;
+    await this.cancelUpload(repo, r.location);
+    return false;
+  }
+
+  /** POST an upload session, optionally asking to mount. */
+  async startUpload(repo: Reference, mount?: { digest: string; from: Reference }): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    if (mount && mount.from.registry !== repo.registry) throw new KilnError(`cannot mount ${mount.digest} across registries (${mount.from.registry} → ${repo.registry})`);
+    const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from.repository)}` : "";
+    const scopes = [push(repo)];
+    if (mount && mount.from.repository !== repo.repository) scopes.push(pull(mount.from));
+    const res = await this.transport.send({ registry: repo.registry, method: "POST", path: `/v2/${repo.repository}/blobs/uploads/${q}`, headers: { "content-length": "0" }, body: () => "", scopes });
+    await res.body?.cancel().catch(() => {});
+    if (mount && res.status === 201) return { mounted: true };
+    if (res.status !== 202) throw await fail(res, `start upload to ${repo.context()}`, repo);
+    return { mounted: false, location: await this.location(res, repo) };
+  }
+
+  private async location(res: Response, repo: Reference): Promise<string> {
+    const loc = res.headers.get("location");
+    if (!loc) throw new KilnError(`registry ${repo.registry}: upload response without a Location header`);
+    return new URL(loc, await this.transport.baseUrl(repo.registry)).href;
+  }
+
+  private async cancelUpload(repo: Reference, location: string): Promise<void> {
+    const res = await this.transport.send({ registry: repo.registry, method: "DELETE", path: location, scopes: [push(repo)], retry: false }).catch(() => undefined);
+    await res?.body?.cancel().catch(() => {});
+  }
+
+  /**
+   * Upload a blob: POST, then one streamed PUT, or PATCH chunks + PUT for big blobs.
+   * A failure restarts the whole upload when the source can be read again.
+   */
+  async uploadBlob(repo: Reference, src: BlobSource, opts: UploadOptions = {}, location?: string): Promise<void> {
+    checkDigest(src.digest);
+    const attempts = src.rereadable ? this.transport.retries + 1 : 1;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let loc = location;
+        location = undefined;
+        if (!loc) {
+          const r = await this.startUpload(repo);
+          if (r.mounted) return;
+          loc = r.location;
+        }
+        await this.sendUpload(repo, src, loc, opts);
+        return;
+      } catch (e) {
+        if (attempt + 1 >= attempts || !isRetryable(e)) throw e;
+      }
+    }
+  }
+
+  private async sendUpload(repo: Reference, src: BlobSource, loc: string, opts: UploadOptions): Promise<void> {
+    const threshold = opts.chunkThreshold ?? 128 << 20;
+    const chunk = Math.max(opts.chunkSize ?? 64 << 20, 1 << 20);
+    const scopes = [push(repo)];
+    let offset = 0;
+    if (src.size > threshold) {
+      while (offset < src.size) {
+        const n = Math.min(chunk, src.size - offset);
+        const start = offset;
+        const res = await this.transport.send({
+          registry: repo.registry,
+          method: "PATCH",
+          path: loc,
+          headers: { "content-type": "application/octet-stream", "content-length": String(n), "content-range": `${start}-${start + n - 1}` },
+          body: once(() => toReadableStream(src.read(start, n))),
+          scopes,
+          retry: false,
+        });
+        await res.body?.cancel().catch(() => {});
+        if (res.status !== 202) throw await fail(res, `upload ${src.digest} to ${repo.context()} (chunk at ${start})`, repo);
+        loc = await this.location(res, repo);
+        offset += n;
+      }
+    }
+    const rest = src.size - offset;
+    const url = new URL(loc);
+    url.searchParams.set("digest", src.digest);
+    const res = await this.transport.send({
+      registry: repo.registry,
+      method: "PUT",
+      path: url.href,
+      headers: { "content-type": "application/octet-stream", "content-length": String(rest) },
+      body: rest === 0 ? () => "" : once(() => toReadableStream(src.read(offset, rest))),
+      scopes,
+      retry: false,
+    });
+    await res.body?.cancel().catch(() => {});
+    if (res.status !== 201 && res.status !== 204) throw await fail(res, `upload ${src.digest} to ${repo.context()}`, repo);
+    const got = res.headers.get("docker-content-digest");
+    if (got && got !== src.digest) throw new KilnError(`registry ${repo.registry} stored blob ${src.digest} as ${got}`);
+  }
+
+  /** Upload a local file (streamed from disk; chunk retries re-read it). */
+  uploadBlobFromFile(repo: Reference, path: string, digest: string, size: number, opts?: UploadOptions): Promise<void> {
+    return this.uploadBlob(repo, { digest, size, rereadable: true, read: (s, n) => fileRange(path, s, n) }, opts);
+  }
+
+  /** Upload bytes held in memory (configs); returns the digest. */
+  async uploadBlobBytes(repo: Reference, bytes: Uint8Array): Promise<string> {
+    const digest = sha256(bytes);
+    await this.uploadBlob(repo, { digest, size: bytes.length, rereadable: true, read: (s, n) => (async function* () { yield bytes.subarray(s, s + n); })() });
+    return digest;
+  }
+}
+
+/** A body factory that can be used once (a stream that cannot be replayed). */
+function once(f: () => ReadableStream<Uint8Array>): () => ReadableStream<Uint8Array> {
+  let used = false;
+  return () => {
+    if (used) throw new KilnError("internal: a streamed request body cannot be sent twice");
+    used = true;
+    return f();
+  };
+}
+
+function isRetryable(e: unknown): boolean {
+  if (e instanceof RegistryError) return e.status === 0 || e.status >= 500 || e.status === 429;
+  return !(e instanceof KilnError);
+}
+
+export function pull(ref: Reference): string {
+  return `repository:${ref.repository}:pull`;
+}
+
+export function push(ref: Reference): string {
+  return `repository:${ref.repository}:pull,push`;
+}
+
+function manifestPath(ref: Reference): string {
+  return `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`;
+}
+
+function blobPath(repo: Reference, digest: string): string {
+  return `/v2/${repo.repository}/blobs/${digest}`;
+}
+
+function contentType(res: Response): string {
+  return (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+}
+
+/** An error for an unexpected status, naming what was asked and the registry's own words. */
+export async function fail(res: Response, what: string, ref: Reference): Promise<RegistryError> {
+  const d = await errorDetail(res);
+  if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED");
+  return new RegistryError(`${what}: registry ${ref.registry} answered ${res.status}${d.text ? ` (${d.text})` : ""} [${stripQuery(res.url || "")}]`.replace(/ \[\]$/, ""), res.status, d.code);
+}

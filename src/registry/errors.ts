@@ -1,0 +1,34 @@
+// Registry failures as errors a user can act on: they name the registry and what was asked.
+import { KilnError } from "../util/errors.ts";
+
+export class RegistryError extends KilnError {
+  constructor(
+    message: string,
+    /** HTTP status, 0 when the registry could not be reached. */
+    readonly status: number,
+    /** First distribution-spec error code in the body ("MANIFEST_UNKNOWN", "DENIED"…), if any. */
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}
+
+/** Summarise a distribution-spec error body: "MANIFEST_UNKNOWN: manifest unknown". */
+export async function errorDetail(res: Response): Promise<{ code?: string; text: string }> {
+  let body = "";
+  try {
+    body = (await res.text()).slice(0, 4096);
+  } catch {
+    /* the status alone will do */
+  }
+  try {
+    const j = JSON.parse(body) as { errors?: { code?: string; message?: string }[] };
+    const e = j.errors?.[0];
+    if (e) return { code: e.code, text: [e.code, e.message].filter(Boolean).join(": ") };
+  } catch {
+    /* not JSON */
+  }
+  const line = body.trim().split("\n")[0]?.slice(0, 200) ?? "";
+  return { text: line || res.statusText || "" };
+}

@@ -1,0 +1,93 @@
+// The shared real test environment: registries and base images, started lazily once per `bun test`
+// run (one process for all files, so these module-level promises are shared) and stopped at exit.
+// scripts/registry.ts kills every registry in a process "exit" hook, and each registry also dies
+// by itself when this process does (its watchdog reads a pipe from us), so crashes leak nothing.
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { startRegistry, type RegistryHandle } from "../scripts/registry.ts";
+import { ensureBaseLayouts, pushBaseImages, pushLayout, type BaseImageRefs, type BaseLayouts } from "../scripts/base-images.ts";
+
+export type { RegistryHandle, BaseImageRefs, BaseLayouts };
+
+let plain: Promise<RegistryHandle> | undefined;
+let auth: Promise<RegistryHandle> | undefined;
+let tls: Promise<RegistryHandle> | undefined;
+let pushedBusybox: Promise<BaseImageRefs> | undefined;
+let pushedDebian: Promise<BaseImageRefs> | undefined;
+let signalsHooked = false;
+
+// Turn Ctrl-C / kill into a normal exit so the "exit" hooks (registry shutdown, temp dirs) run.
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  process.once("SIGINT", () => process.exit(130));
+  process.once("SIGTERM", () => process.exit(143));
+  process.once("SIGHUP", () => process.exit(129));
+}
+
+/** Shared plain-HTTP registry. */
+export function registry(): Promise<RegistryHandle> {
+  hookSignals();
+  requireTool("docker-registry", "docker-registry");
+  return (plain ??= startRegistry());
+}
+
+/** Shared htpasswd (basic auth) registry; username and password are set on the handle. */
+export function authRegistry(): Promise<RegistryHandle> {
+  hookSignals();
+  requireTool("docker-registry", "docker-registry");
+  requireTool("python3", "python3");
+  return (auth ??= startRegistry({ auth: { username: "kiln-test", password: randomBytes(12).toString("base64url") } }));
+}
+
+/** Shared self-signed TLS registry; caFile is set on the handle. */
+export function tlsRegistry(): Promise<RegistryHandle> {
+  hookSignals();
+  requireTool("docker-registry", "docker-registry");
+  requireTool("openssl", "openssl");
+  return (tls ??= startRegistry({ tls: true }));
+}
+
+/** OCI image layouts of the base images (built once, cached in .cache/base/). */
+export function baseLayouts(opts: { debian?: boolean } = {}): Promise<BaseLayouts> {
+  requireBaseImageTools(opts.debian);
+  return ensureBaseLayouts(opts);
+}
+
+/** Base images pushed into registry(): references like 127.0.0.1:PORT/busybox:latest. */
+export async function baseImages(opts: { debian?: boolean } = {}): Promise<BaseImageRefs> {
+  requireBaseImageTools(opts.debian);
+  const reg = await registry();
+  pushedBusybox ??= pushBaseImages(reg, ["busybox"]);
+  const bb = await pushedBusybox;
+  if (!opts.debian) return bb;
+  pushedDebian ??= ensureBaseLayouts({ debian: true }).then(async (l) => {
+    const deb = await pushLayout(reg, l.debian!, "debian");
+    return { ...bb, debian: deb.oci, debianV2s2: deb.v2s2 };
+  });
+  return pushedDebian;
+}
+
+function requireBaseImageTools(debian?: boolean): void {
+  requireTool("busybox", "busybox-static");
+  requireTool("skopeo", "skopeo");
+  requireTool("tar", "tar");
+  requireTool("gzip", "gzip");
+  if (debian) requireTool("debootstrap", "debootstrap");
+}
+
+/** Throws "X is not installed: apt-get install Y" unless X is an executable on PATH (or in /usr/sbin, /sbin). */
+export function requireTool(name: string, aptPackage: string): void {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+  for (const d of dirs) {
+    if (!d) continue;
+    try {
+      accessSync(join(d, name), constants.X_OK);
+      return;
+    } catch {
+      // keep looking
+    }
+  }
+  throw new Error(`${name} is not installed: apt-get install ${aptPackage}`);
+}

@@ -1,0 +1,29 @@
+// Shared bits of the environment's own tests: temp dirs removed after the run, skopeo JSON calls.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exec } from "../../scripts/lib/exec.ts";
+
+const dirs: string[] = [];
+process.on("exit", () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), `kiln-${prefix}-`));
+  dirs.push(d);
+  return d;
+}
+
+/** `skopeo inspect` of a plain-HTTP registry reference (raw manifest when raw=true). */
+export async function skopeoInspect(ref: string, raw = false): Promise<any> {
+  const out = await exec("skopeo", ["inspect", "--tls-verify=false", ...(raw ? ["--raw"] : []), `docker://${ref}`]);
+  return JSON.parse(out);
+}
+
+/** Unpacks a gzipped layer as root, keeping owners, modes and xattrs (like a container runtime would). */
+export async function unpackLayer(gzFile: string, dir: string): Promise<void> {
+  await exec("tar", ["-xzpf", gzFile, "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", dir]);
+}
+
+export { exec };
