@@ -7,6 +7,12 @@ export { version, commit } from "./src/version.ts";
 export { parseDuration } from "./src/util/duration.ts";
 
 if (import.meta.main) {
-  const { main } = await import("./src/cli/main.ts");
-  await main();
+  // kiln re-executes itself as the RUN helper (src/run): that process must not parse a command line.
+  if (process.env.KILN_RUN_HELPER === "1") {
+    const { runHelper } = await import("./src/run/helper.ts");
+    await runHelper();
+  } else {
+    const { main } = await import("./src/cli/main.ts");
+    await main();
+  }
 }

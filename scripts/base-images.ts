@@ -45,7 +45,8 @@ export interface BuiltLayout {
 }
 
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-export const DEFAULT_CACHE_DIR = join(REPO_ROOT, ".cache", "base");
+/** KILN_BASE_CACHE moves it (e.g. to measure a cold run without wiping the shared cache). */
+export const DEFAULT_CACHE_DIR = process.env.KILN_BASE_CACHE || join(REPO_ROOT, ".cache", "base");
 /** Every mtime in the layers and every "created" in the configs (2024-01-01T00:00:00Z). */
 export const BASE_EPOCH = 1704067200;
 export const DEBIAN_SUITE = "bookworm";

@@ -3,9 +3,9 @@
 //
 //   bun scripts/registry.ts [--auth] [--tls]     prints the address, runs until killed
 //
-// The registry runs under a tiny sh watchdog that reads our stdin pipe: when this process dies for
-// any reason (crash, SIGKILL, Ctrl-C) the pipe closes and the watchdog kills the registry, so
-// no registry outlives the test run.
+// The registry runs under a tiny sh watchdog that reads our stdin pipe: when this process ends for
+// any reason (normal end of `bun test`, which runs no "exit" hooks; crash; SIGKILL; Ctrl-C) the
+// pipe closes and the watchdog kills the registry and deletes its temp dir, so nothing outlives us.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -55,6 +55,8 @@ const WATCHDOG = [
   `while read -r _; do :; done`,
   `kill "$pid" 2>/dev/null`,
   `wait "$pid"`,
+  // bun test never fires process "exit" hooks, so the watchdog removes the temp dir itself.
+  `rm -rf -- "$3"`,
 ].join("\n");
 
 const live = new Set<RegistryHandle>();
@@ -153,7 +155,7 @@ async function startOnce(opts: StartRegistryOptions): Promise<RegistryHandle> {
     }
     writeFileSync(configFile, configYaml({ addr: host, dataDir, htpasswd, cert: certs?.certFile, key: certs?.keyFile }));
 
-    const child = spawn("/bin/sh", ["-c", WATCHDOG, REGISTRY_BIN, configFile, logFile], {
+    const child = spawn("/bin/sh", ["-c", WATCHDOG, REGISTRY_BIN, configFile, logFile, root], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     const pid = await readPid(child, logFile);

@@ -1,7 +1,8 @@
 // The shared real test environment: registries and base images, started lazily once per `bun test`
 // run (one process for all files, so these module-level promises are shared) and stopped at exit.
-// scripts/registry.ts kills every registry in a process "exit" hook, and each registry also dies
-// by itself when this process does (its watchdog reads a pipe from us), so crashes leak nothing.
+// bun test runs no process "exit" hooks, so nothing here relies on them: each registry's watchdog
+// (scripts/registry.ts) reads a pipe from this process and, when the pipe closes because we ended,
+// crashed or were killed, stops the registry and deletes its temp dir.
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -49,15 +50,32 @@ export function tlsRegistry(): Promise<RegistryHandle> {
   return (tls ??= startRegistry({ tls: true }));
 }
 
+let debianPrefetched = false;
+
+// On a cold cache the debian build (debootstrap) takes ~30 s to minutes; starting it as soon as
+// any test wants base images keeps it from eating the whole per-test timeout of whoever needs it first.
+function prefetchDebian(): void {
+  if (debianPrefetched) return;
+  debianPrefetched = true;
+  try {
+    requireBaseImageTools(true);
+  } catch {
+    return; // the test that needs debian reports the missing tool
+  }
+  ensureBaseLayouts({ debian: true }).catch(() => {}); // a real caller gets (and retries) the error
+}
+
 /** OCI image layouts of the base images (built once, cached in .cache/base/). */
 export function baseLayouts(opts: { debian?: boolean } = {}): Promise<BaseLayouts> {
   requireBaseImageTools(opts.debian);
+  prefetchDebian();
   return ensureBaseLayouts(opts);
 }
 
 /** Base images pushed into registry(): references like 127.0.0.1:PORT/busybox:latest. */
 export async function baseImages(opts: { debian?: boolean } = {}): Promise<BaseImageRefs> {
   requireBaseImageTools(opts.debian);
+  prefetchDebian();
   const reg = await registry();
   pushedBusybox ??= pushBaseImages(reg, ["busybox"]);
   const bb = await pushedBusybox;

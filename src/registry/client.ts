@@ -178,9 +178,9 @@ export class RegistryClient {
     const scopes = [push(repo)];
     if (mount && mount.from.repository !== repo.repository) scopes.push(pull(mount.from));
     const res = await this.transport.send({ registry: repo.registry, method: "POST", path: `/v2/${repo.repository}/blobs/uploads/${q}`, headers: { "content-length": "0" }, body: () => "", scopes });
+    if (res.status !== 202 && !(mount && res.status === 201)) throw await fail(res, `start upload to ${repo.context()}`, repo);
     await res.body?.cancel().catch(() => {});
-    if (mount && res.status === 201) return { mounted: true };
-    if (res.status !== 202) throw await fail(res, `start upload to ${repo.context()}`, repo);
+    if (res.status === 201) return { mounted: true };
     return { mounted: false, location: await this.location(res, repo) };
   }
 
@@ -237,8 +237,8 @@ export class RegistryClient {
           scopes,
           retry: false,
         });
-        await res.body?.cancel().catch(() => {});
         if (res.status !== 202) throw await fail(res, `upload ${src.digest} to ${repo.context()} (chunk at ${start})`, repo);
+        await res.body?.cancel().catch(() => {});
         loc = await this.location(res, repo);
         offset += n;
       }
@@ -255,8 +255,8 @@ export class RegistryClient {
       scopes,
       retry: false,
     });
-    await res.body?.cancel().catch(() => {});
     if (res.status !== 201 && res.status !== 204) throw await fail(res, `upload ${src.digest} to ${repo.context()}`, repo);
+    await res.body?.cancel().catch(() => {});
     const got = res.headers.get("docker-content-digest");
     if (got && got !== src.digest) throw new KilnError(`registry ${repo.registry} stored blob ${src.digest} as ${got}`);
   }

@@ -12,9 +12,9 @@ function isExecutableFile(path: string): boolean {
   }
 }
 
-/** Absolute (or cwd-relative, when it has a slash) path of `file`, or null when not found. */
+/** Path of `file` found in `pathVar`, or null. A name with a slash is returned as is: exec reports its errors. */
 export function lookPath(file: string, pathVar: string): string | null {
-  if (file.includes("/")) return isExecutableFile(file) ? file : null;
+  if (file.includes("/")) return file;
   for (const dir of pathVar.split(":")) {
     const candidate = `${dir === "" ? "." : dir}/${file}`;
     if (isExecutableFile(candidate)) return candidate;

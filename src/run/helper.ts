@@ -4,7 +4,7 @@
 // the command. When it exits, the kernel kills everything left in the namespace.
 // Everything is imported statically: after chroot, no module can be loaded any more.
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { exit } from "../runtime/index.ts";
 import * as libc from "../runtime/libc.ts";
 import { DEFAULT_PATH, envValue, lookPath } from "./exec-path.ts";
@@ -21,7 +21,7 @@ export async function runHelper(): Promise<never> {
     process.stderr.write(`kiln: run helper started without ${HELPER_SPEC_ENV}\n`);
     exit(125);
   }
-  const spec = JSON.parse(raw) as HelperSpec;
+  const spec = JSON.parse(readFileSync(raw, "utf8")) as HelperSpec;
   const statusFd = openSync(spec.statusFile, "w");
   const report = (s: HelperStatus) => writeSync(statusFd, JSON.stringify(s) + "\n");
   try {
@@ -82,8 +82,9 @@ async function run(spec: HelperSpec, report: (s: HelperStatus) => void): Promise
   for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
   const code = await new Promise<number>((resolve) => {
     child.on("error", (e) => {
-      process.stderr.write(`kiln: exec ${file}: ${e.message}\n`);
-      resolve(126);
+      const code = (e as NodeJS.ErrnoException).code;
+      process.stderr.write(`kiln: exec ${file}: ${code === "ENOENT" ? "no such file or directory" : e.message}\n`);
+      resolve(code === "ENOENT" ? 127 : 126);
     });
     child.on("exit", (c, s) => resolve(c ?? 128 + signalNumber(s)));
   });

@@ -1,7 +1,8 @@
-// What the runner hands to its helper process (JSON in an env var) and what the helper reports
+// What the runner hands to its helper process (a JSON file named by an env var) and what the helper reports
 // back (JSON lines in a status file it opened before chroot, so it can still write after).
 
 export const HELPER_ENV = "KILN_RUN_HELPER";
+/** Path of the HelperSpec JSON file. */
 export const HELPER_SPEC_ENV = "KILN_RUN_SPEC";
 
 export interface BindMount {

@@ -79,7 +79,7 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
     rmSync(tmp, { recursive: true, force: true });
   });
   try {
-    let mounts = hasCapability(CAP_SYS_ADMIN) ? prepareMounts(rootfs, tmp, placeholders, spec.hostname) : null;
+    const mounts = hasCapability(CAP_SYS_ADMIN) ? prepareMounts(rootfs, tmp, placeholders, spec.hostname) : null;
     const helperSpec: HelperSpec = {
       rootfs,
       argv: spec.argv,
@@ -92,14 +92,15 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
       mounts,
       statusFile: join(tmp, "status"),
     };
-    const started = startHelper(helperSpec, spec.onOutput !== undefined, () => placeholders.removeAll());
+    const started = startHelper(helperSpec, join(tmp, "spec.json"), spec.onOutput !== undefined, () => placeholders.removeAll());
     child = started.child;
-    if (!started.pidNamespace) mounts = helperSpec.mounts = null;
     const exitCode = await waitHelper(child, spec);
     const status = readStatus(helperSpec.statusFile);
     const failed = status.find((s): s is { error: string } => "error" in s);
     if (failed) throw new KilnError(`RUN: ${failed.error}`);
     const ok = status.find((s): s is { mountsUsed: boolean; reason?: string } => "mountsUsed" in s);
+    // Aborted before the helper got as far as starting the command.
+    if (!ok && spec.signal?.aborted) return { exitCode, mountsUsed: mounts !== null };
     if (!ok) throw new KilnError(`RUN: the run helper failed before starting the command (exit ${exitCode})`);
     if (!ok.mountsUsed && !warnedNoMounts) {
       warnedNoMounts = true;
@@ -164,7 +165,7 @@ function helperCommand(): string[] {
   return [...self.slice(0, -1), new URL("./helper-entry.ts", import.meta.url).pathname];
 }
 
-function startHelper(spec: HelperSpec, pipe: boolean, dropPlaceholders: () => void): { child: ChildProcess; pidNamespace: boolean; reason?: string } {
+function startHelper(spec: HelperSpec, specFile: string, pipe: boolean, dropPlaceholders: () => void): { child: ChildProcess; reason?: string } {
   const [cmd, ...args] = helperCommand();
   let nsFd = -1;
   let reason: string | undefined;
@@ -180,10 +181,12 @@ function startHelper(spec: HelperSpec, pipe: boolean, dropPlaceholders: () => vo
       dropPlaceholders();
     }
   }
+  // A file, not an env var: env and argv strings are capped at 128 KiB each.
+  writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
   let child: ChildProcess;
   try {
     child = spawn(cmd!, args, {
-      env: { ...process.env, [HELPER_ENV]: "1", [HELPER_SPEC_ENV]: JSON.stringify(spec) },
+      env: { ...process.env, [HELPER_ENV]: "1", [HELPER_SPEC_ENV]: specFile },
       stdio: ["ignore", pipe ? "pipe" : "inherit", pipe ? "pipe" : "inherit"],
       // Own process group: abort and cleanup signal the whole tree at once.
       detached: true,
@@ -195,7 +198,7 @@ function startHelper(spec: HelperSpec, pipe: boolean, dropPlaceholders: () => vo
       closeSync(nsFd);
     }
   }
-  return { child, pidNamespace: nsFd >= 0, reason };
+  return { child, reason };
 }
 
 async function waitHelper(child: ChildProcess, spec: RunSpec): Promise<number> {

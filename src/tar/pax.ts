@@ -21,7 +21,7 @@ export function parsePax(data: Uint8Array, offset: number): PaxRecords {
     let i = pos;
     while (i < data.length && data[i]! >= 0x30 && data[i]! <= 0x39) {
       len = len * 10 + (data[i]! - 0x30);
-      if (len > data.length) throw bad("length is larger than the header");
+      if (len > data.length) throw bad(`record length runs past the header (${data.length} bytes)`);
       i++;
     }
     if (i === pos || data[i] !== 0x20) throw bad("expected '<decimal length> '");

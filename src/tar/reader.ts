@@ -113,8 +113,8 @@ export async function* readTar(
 /** Reads a PAX / GNU long-name payload, bounded so a lying size cannot exhaust memory. */
 async function readMeta(input: ByteInput, raw: RawHeader, at: number): Promise<Uint8Array> {
   const kind = String.fromCharCode(raw.typeflag);
-  if (raw.size > MAX_META_SIZE) {
-    throw new Error(`tar: '${kind}' extended header at offset ${at} claims ${raw.size} bytes (limit ${MAX_META_SIZE})`);
+  if (raw.size < 0 || raw.size > MAX_META_SIZE) {
+    throw new Error(`tar: '${kind}' extended header at offset ${at} claims ${raw.size} bytes (allowed 0..${MAX_META_SIZE})`);
   }
   const data = raw.size === 0 ? new Uint8Array(0) : await input.read(raw.size, `'${kind}' extended header`);
   if (data === null) throw truncated(`'${kind}' extended header`, input.offset, raw.size);
@@ -177,6 +177,9 @@ function buildHeader(
     }
   }
 
+  if (size < 0 || uid < 0 || gid < 0) {
+    throw new Error(`tar: header at offset ${at} for "${name}" has a negative size, uid or gid`);
+  }
   let type = TYPES[raw.typeflag];
   if (type === undefined) type = "file"; // POSIX: unknown typeflags read as regular files
   else if (raw.typeflag === 0 && name.endsWith("/")) type = "dir"; // v7 directory convention

@@ -1,8 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { aptSources, debianMirror, parseDeb822, parseOneLine } from "../../scripts/lib/apt-mirror.ts";
-import { tempDir } from "./helpers.ts";
+import { removeTempDirs, tempDir } from "./helpers.ts";
+
+afterAll(removeTempDirs);
 
 // Placeholder hosts only: real mirror names must never be written into the repository.
 describe("apt mirror discovery", () => {

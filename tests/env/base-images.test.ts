@@ -1,10 +1,12 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, lstatSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { authRegistry, baseImages, baseLayouts, registry, tlsRegistry } from "../env.ts";
 import { buildBaseLayout, cachedLayer, layoutDigest, pushLayout, skopeoRegistryFlags } from "../../scripts/base-images.ts";
 import { hostPlatform } from "../../scripts/lib/oci-layout.ts";
-import { exec, skopeoInspect, tempDir, unpackLayer } from "./helpers.ts";
+import { exec, removeTempDirs, skopeoInspect, tempDir, unpackLayer } from "./helpers.ts";
+
+afterAll(removeTempDirs);
 
 describe("busybox base image", () => {
   test("layout is cached and tagged latest + multi", async () => {

@@ -1,12 +1,14 @@
 // The debian base image: the first run on a machine debootstraps (~30 s with a near mirror, a few
 // minutes with a far one); after that everything comes from .cache/base.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { baseImages, baseLayouts } from "../env.ts";
 import { buildBaseLayout, cachedLayer, layoutDigest, BASE_EPOCH } from "../../scripts/base-images.ts";
 import { packRootfs } from "../../scripts/lib/deterministic-tar.ts";
-import { exec, skopeoInspect, tempDir, unpackLayer } from "./helpers.ts";
+import { exec, removeTempDirs, skopeoInspect, tempDir, unpackLayer } from "./helpers.ts";
+
+afterAll(removeTempDirs);
 
 const SLOW = 600_000;
 

@@ -1,13 +1,15 @@
-// Shared bits of the environment's own tests: temp dirs removed after the run, skopeo JSON calls.
+// Shared bits of the environment's own tests: temp dirs (removed by removeTempDirs), skopeo JSON calls.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exec } from "../../scripts/lib/exec.ts";
 
 const dirs: string[] = [];
-process.on("exit", () => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+
+/** Call from each file's afterAll: bun test runs no process "exit" hooks. */
+export function removeTempDirs(): void {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
 
 export function tempDir(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), `kiln-${prefix}-`));

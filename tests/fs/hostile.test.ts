@@ -14,7 +14,11 @@ const work = fs.mkdtempSync(`${os.tmpdir()}/kiln-fs-hostile-`);
 fs.chmodSync(work, 0o755);
 const rootfs = `${work}/rootfs`;
 const canary = `${work}/canary`;
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+const scratch = fs.mkdtempSync(`${os.tmpdir()}/kiln-fs-hostile-tars-`);
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
 
 type E = Partial<TarHeader> & { name: string; body?: string };
 
@@ -197,7 +201,8 @@ describe("hostile layers stay inside the rootfs", () => {
   });
 
   test("device nodes as non-root are skipped with a warning", () => {
-    const tarFile = `${work}/dev.tar`;
+    const tarFile = `${scratch}/dev.tar`;
+    fs.chmodSync(scratch, 0o755);
     return tarOf([
       { name: "dev", type: "dir", mode: 0o755 },
       { name: "dev/null", type: "char", mode: 0o666, devmajor: 1, devminor: 3 },

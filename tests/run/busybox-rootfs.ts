@@ -1,7 +1,7 @@
 // A tiny rootfs for runner tests: Debian's static busybox plus its applet symlinks, and
 // /etc/passwd + /etc/group with root, nobody (65534) and user (1000).
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -31,6 +31,7 @@ export function makeBusyboxRootfs(): string {
   if (!existsSync(BUSYBOX)) throw new Error(`runner tests need ${BUSYBOX}: ${INSTALL}`);
   if (!isStaticElf(BUSYBOX)) throw new Error(`${BUSYBOX} is dynamically linked; the runner tests need the static one: ${INSTALL}`);
   const root = mkdtempSync(join(tmpdir(), "kiln-runner-rootfs-"));
+  chmodSync(root, 0o755); // it is "/" for the command: mkdtemp's 0700 would lock out non-root users
   mkdirSync(join(root, "bin"));
   mkdirSync(join(root, "etc"));
   mkdirSync(join(root, "tmp"), { mode: 0o1777 });

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readTar, type TarEntry } from "../../src/tar/reader.ts";
+import { TarWriter, type TarWriterOptions } from "../../src/tar/writer.ts";
 
 export interface Listed {
   name: string;
@@ -203,4 +204,18 @@ export interface TreeEntry {
 /** Python's view of a directory tree (lstat, xattrs, content hashes, hardlink groups). */
 export function dumpTree(root: string, rels: string[]): TreeEntry[] {
   return JSON.parse(python(PY_TREE, [root, ...rels])) as TreeEntry[];
+}
+
+/** Reads an archive with our reader and writes it back with our writer, streaming bodies through. */
+export async function reencode(
+  source: AsyncIterable<Uint8Array>,
+  options: TarWriterOptions = {},
+): Promise<Uint8Array> {
+  const out: Uint8Array[] = [];
+  const w = new TarWriter((c) => {
+    out.push(c);
+  }, options);
+  for await (const e of readTar(source)) await w.add(e.header, e.body);
+  await w.finish();
+  return Buffer.concat(out);
 }

@@ -1,0 +1,60 @@
+// `docker save`-format tarballs (what `docker load` and `skopeo … docker-archive:` read):
+// manifest.json + the config + one file per layer. Layers stay compressed as pushed;
+// docker load and skopeo both detect the compression.
+import { createWriteStream, renameSync, rmSync } from "node:fs";
+import { once } from "node:events";
+import { KilnError } from "../util/errors.ts";
+import { digestHex } from "./digest.ts";
+import type { Image } from "./image.ts";
+import { isForeignLayer, layerCompression } from "./media-types.ts";
+import { parseReference } from "./reference.ts";
+import { END_OF_ARCHIVE, fileHeader, padding } from "./tar-stream.ts";
+
+const enc = new TextEncoder();
+
+/** Write `img` as a docker-archive tarball tagged with `refTags` (e.g. ["registry/app:1"]). */
+export async function writeDockerArchive(img: Image, file: string, refTags: readonly string[] = []): Promise<void> {
+  if (img.layers.some((l) => isForeignLayer(l.mediaType))) throw new KilnError(`${file}: images with foreign layers cannot be saved as a docker archive`);
+  const tags = refTags.map((t) => {
+    const r = parseReference(t);
+    if (!r.tag) throw new KilnError(`--tar-path: "${t}" needs a tag to name the image in the archive`);
+    return r.withTag(r.tag).familiar();
+  });
+  const configName = `${digestHex(img.configDigest)}.json`;
+  const layerNames = img.layers.map((l) => {
+    const ext = { gzip: ".tar.gz", zstd: ".tar.zst", none: ".tar" }[layerCompression(l.mediaType)];
+    return `${digestHex(l.digest)}${ext}`;
+  });
+  const manifest = [{ Config: configName, RepoTags: tags, Layers: layerNames }];
+  const tmp = `${file}.tmp-${process.pid}`;
+  const out = createWriteStream(tmp);
+  const write = async (b: Uint8Array) => {
+    if (!out.write(b)) await once(out, "drain");
+  };
+  const writeFile = async (name: string, bytes: Uint8Array) => {
+    await write(fileHeader(name, bytes.length));
+    await write(bytes);
+    await write(padding(bytes.length));
+  };
+  try {
+    await writeFile(configName, img.configBytes);
+    const seen = new Set<string>();
+    for (const [i, l] of img.layers.entries()) {
+      const name = layerNames[i]!;
+      if (seen.has(name)) continue; // the same blob twice is stored once
+      seen.add(name);
+      await write(fileHeader(name, l.size));
+      for await (const chunk of await l.open()) await write(chunk);
+      await write(padding(l.size));
+    }
+    await writeFile("manifest.json", enc.encode(JSON.stringify(manifest)));
+    await write(END_OF_ARCHIVE);
+    out.end();
+    await once(out, "finish");
+    renameSync(tmp, file);
+  } catch (e) {
+    out.destroy();
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,121 @@
+// Push an Image: blobs first (skip what exists, mount what another repo has, upload the
+// rest), the manifest last, so a tag never points at missing blobs.
+import { KilnError } from "../util/errors.ts";
+import { pushableLayers, type Image, type Layer } from "../image/image.ts";
+import type { Reference } from "../image/reference.ts";
+import type { RegistryClient, UploadOptions } from "./client.ts";
+import { mapLimit } from "./limit.ts";
+import { Chunker, fileRange } from "./streams.ts";
+
+export interface PushOptions extends UploadOptions {
+  /** Repositories that may already hold some blobs (base image repo, cache repo). */
+  mountFrom?: readonly Reference[];
+  /** Blob transfers in flight at once (default 4). */
+  concurrency?: number;
+  /** Called once per blob with what was done. */
+  onBlob?: (e: BlobPushEvent) => void;
+}
+
+export type BlobAction = "exists" | "mounted" | "uploaded";
+
+export interface BlobPushEvent {
+  destination: Reference;
+  digest: string;
+  size: number;
+  action: BlobAction;
+  /** The repository it was mounted from. */
+  from?: Reference;
+}
+
+export interface PushResult {
+  /** Manifest digest (the same for every destination). */
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** Every destination as pushed, with @digest. */
+  pushed: Reference[];
+  blobs: BlobPushEvent[];
+}
+
+/**
+ * Push `img` to one or more destinations. Later destinations on the same registry mount
+ * from the first, so each blob is uploaded at most once per registry.
+ */
+export async function pushImage(client: RegistryClient, img: Image, destinations: Reference | readonly Reference[], opts: PushOptions = {}): Promise<PushResult> {
+  const dests = Array.isArray(destinations) ? (destinations as Reference[]) : [destinations as Reference];
+  if (!dests.length) throw new KilnError("pushImage: no destination");
+  const result: PushResult = { digest: img.manifestDigest, mediaType: img.mediaType, size: img.manifestBytes.length, pushed: [], blobs: [] };
+  const done: Reference[] = [];
+  for (const dest of dests) {
+    const record = (e: BlobPushEvent) => {
+      result.blobs.push(e);
+      opts.onBlob?.(e);
+    };
+    const layers = pushableLayers(img);
+    const extra = [...(opts.mountFrom ?? []), ...done];
+    await mapLimit(layers, opts.concurrency ?? 4, (l) => pushLayer(client, dest, l, extra, opts, record));
+    await pushConfig(client, dest, img, extra, record);
+    const digest = await client.putManifest(dest, img.manifestBytes, img.mediaType);
+    result.pushed.push(dest.withDigest(digest));
+    done.push(dest);
+  }
+  return result;
+}
+
+async function pushLayer(client: RegistryClient, dest: Reference, l: Layer, extra: readonly Reference[], opts: UploadOptions, record: (e: BlobPushEvent) => void): Promise<void> {
+  const base = { destination: dest, digest: l.digest, size: l.size };
+  if ((await client.headBlob(dest, l.digest)) !== undefined) return record({ ...base, action: "exists" });
+  const from = mountCandidates(dest, [...l.sources, ...extra]);
+  let location: string | undefined;
+  for (const f of from) {
+    const r = await client.startUpload(dest, { digest: l.digest, from: f });
+    if (r.mounted) return record({ ...base, action: "mounted", from: f });
+    location = r.location; // reuse the upload session the registry opened instead
+    break;
+  }
+  if (l.path) {
+    await client.uploadBlob(dest, { digest: l.digest, size: l.size, rereadable: true, read: fileSlice(l.path) }, opts, location);
+  } else {
+    const stream = await l.open();
+    await client.uploadBlob(dest, { digest: l.digest, size: l.size, rereadable: false, read: sequential(stream) }, opts, location);
+  }
+  record({ ...base, action: "uploaded" });
+}
+
+async function pushConfig(client: RegistryClient, dest: Reference, img: Image, extra: readonly Reference[], record: (e: BlobPushEvent) => void): Promise<void> {
+  const base = { destination: dest, digest: img.configDigest, size: img.configBytes.length };
+  if ((await client.headBlob(dest, img.configDigest)) !== undefined) return record({ ...base, action: "exists" });
+  for (const f of mountCandidates(dest, extra)) {
+    if (await client.mountBlob(dest, img.configDigest, f)) return record({ ...base, action: "mounted", from: f });
+    break;
+  }
+  await client.uploadBlobBytes(dest, img.configBytes);
+  record({ ...base, action: "uploaded" });
+}
+
+/** Same-registry repositories other than the destination, first occurrence of each. */
+function mountCandidates(dest: Reference, refs: readonly Reference[]): Reference[] {
+  const seen = new Set<string>();
+  const out: Reference[] = [];
+  for (const r of refs) {
+    if (r.registry !== dest.registry || r.repository === dest.repository || seen.has(r.repository)) continue;
+    seen.add(r.repository);
+    out.push(r);
+  }
+  return out;
+}
+
+function fileSlice(path: string) {
+  return (start: number, length: number) => fileRange(path, start, length);
+}
+
+/** Serve consecutive read(start, n) calls from one stream (chunked upload of a non-file layer). */
+function sequential(stream: AsyncIterable<Uint8Array>) {
+  const chunker = new Chunker(stream);
+  let pos = 0;
+  return (start: number, length: number): AsyncIterable<Uint8Array> => {
+    if (start !== pos) throw new KilnError(`internal: out-of-order read of a streamed layer (${start} != ${pos})`);
+    pos += length;
+    return chunker.take(length);
+  };
+}
