@@ -1,8 +1,77 @@
-// Entry point of the executor. Filled in by the executor issue; the CLI already validates flags.
-import type { BuildOptions } from "./options.ts";
+// `kiln build`: context → Dockerfile → plan → stages → outputs. Everything the build writes
+// lives in one workspace that is removed at the end, on failure and on Ctrl-C.
+import { parseDockerfile, planBuild, type PlatformSpec } from "../dockerfile/index.ts";
+import { withFormat, canonicalize, type Image } from "../image/index.ts";
+import type { ImageConfig, Platform } from "../image/types.ts";
+import { withConfig } from "../image/mutate.ts";
+import { RegistryClient } from "../registry/index.ts";
+import { interrupted } from "../util/cleanup.ts";
 import { KilnError } from "../util/errors.ts";
+import { humanSize, Logger } from "../util/log.ts";
+import { openContext } from "./context.ts";
+import { ImageResolver } from "./images.ts";
+import type { BuildOptions } from "./options.ts";
+import { parseDestinations, writeOutputs } from "./outputs.ts";
+import { StageBuilder, type StageResult } from "./stage.ts";
+import { createWorkspace } from "./workspace.ts";
+import { parsePlatform } from "../dockerfile/platform.ts";
 
-export async function build(opts: BuildOptions): Promise<void> {
-  void opts;
-  throw new KilnError("build: the executor is not implemented yet");
+export interface BuildResult {
+  image: Image;
+  digest: string;
+}
+
+export async function build(opts: BuildOptions, log = new Logger(opts.verbosity, opts.logFormat)): Promise<BuildResult> {
+  const t0 = performance.now();
+  parseDestinations(opts); // bad references fail before any work
+  if (opts.cache) log.warn("--cache: the layer cache is not implemented yet; building without it", { event: "cache-unavailable" });
+  const ws = createWorkspace(opts.root && opts.root !== "/" ? opts.root : undefined);
+  try {
+    const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
+    const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
+    const platform: PlatformSpec | undefined = opts.customPlatform ? parsePlatform(opts.customPlatform) : undefined;
+    const plan = planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform });
+    const client = new RegistryClient({
+      insecureRegistries: opts.insecureRegistries,
+      skipTlsVerify: opts.skipTlsVerify,
+      skipTlsVerifyRegistries: opts.skipTlsVerifyRegistries,
+      registryCertificates: opts.registryCertificates,
+      log: log.enabled("debug") ? (l) => log.debug(l) : undefined,
+    });
+    const tp = plan.targetPlatform;
+    const images = new ImageResolver(client, toImagePlatform(tp));
+    const results = new Map<number, StageResult>();
+    const now = new Date();
+    for (const [i, index] of plan.order.entries()) {
+      if (interrupted.aborted) throw new KilnError("interrupted", 130);
+      const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now }, index);
+      results.set(index, await builder.build());
+    }
+    const final = results.get(plan.target)!;
+    const image = finalize(final.image, opts);
+    await writeOutputs(image, opts, client, log, final.sources);
+    const size = image.layers.reduce((n, l) => n + l.size, 0);
+    log.info(`built ${image.manifestDigest} (${image.layers.length} layers, ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
+      event: "built", digest: image.manifestDigest, layers: image.layers.length, size,
+    });
+    return { image, digest: image.manifestDigest };
+  } finally {
+    ws.dispose();
+  }
+}
+
+/** --label, output format and --reproducible apply to the final image only. */
+function finalize(img: Image, opts: BuildOptions): Image {
+  if (Object.keys(opts.labels).length > 0) {
+    const cfg = structuredClone(img.config) as ImageConfig;
+    cfg.config = { ...(cfg.config ?? {}), Labels: { ...(cfg.config?.Labels ?? {}), ...opts.labels } };
+    img = withConfig(img, cfg);
+  }
+  img = withFormat(img, opts.imageFormat ?? img.format);
+  if (opts.reproducible) img = canonicalize(img);
+  return img;
+}
+
+function toImagePlatform(p: PlatformSpec): Platform {
+  return p.variant ? { os: p.os, architecture: p.arch, variant: p.variant } : { os: p.os, architecture: p.arch };
 }

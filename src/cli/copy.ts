@@ -14,6 +14,7 @@ export function copyCommand() {
     .option("--skip-tls-verify", "do not verify registry TLS certificates", false)
     .option("--skip-tls-verify-registry <host>", "do not verify TLS for this registry (repeatable)", collect, [] as string[])
     .option("--registry-certificate <host=path>", "CA certificate for a registry (repeatable)", collect, [] as string[])
+    .option("--secure-loopback", "treat localhost/127.0.0.1 registries like others (verify TLS, no HTTP fallback)", false)
     .option("--docker-config <dir>", "directory with config.json (default $DOCKER_CONFIG or ~/.docker)")
     .option("--platform <os/arch>", "image to take from a multi-platform source (default: this host)")
     .addOption(new Option("--format <format>", "convert the manifest to this format").choices(["oci", "docker"] as const))
@@ -33,6 +34,7 @@ export function copyCommand() {
         skipTlsVerifyRegistries: o.skipTlsVerifyRegistry,
         registryCertificates: certs,
         dockerConfigDir: o.dockerConfig,
+        secureLoopback: o.secureLoopback,
         platform: o.platform,
         format: o.format,
         concurrency: o.jobs,

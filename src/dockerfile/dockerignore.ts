@@ -61,6 +61,7 @@ class Pattern {
       const ch = cps[i]!;
       if (ch === "*") {
         if (cps[i + 1] === "*") {
+          const atStart = i === 0;
           i++;
           if (cps[i + 1] === "/") i++; // `**/` is `**`
           if (i + 1 >= cps.length) {
@@ -73,7 +74,7 @@ class Pattern {
             re += "(?:[^\\n]*/)?";
             type = "regexp";
           }
-          if (i === 1 || (i === 2 && cps[2] === "/")) type = "suffix";
+          if (atStart) type = "suffix";
         } else {
           re += "[^/]*";
           type = "regexp";

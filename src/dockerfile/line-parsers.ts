@@ -85,7 +85,7 @@ function parseNameVal(rest: string, what: string, escape: string): string[] {
   if (!words[0]!.includes("=")) {
     const parts = splitWhitespaceOnce(rest);
     if (parts.length < 2) throw new LineParseError(`${what} must have two arguments`);
-    return [parts[0], parts[1], ""];
+    return [parts[0], parts[1]!, ""];
   }
   const out: string[] = [];
   for (const w of words) {

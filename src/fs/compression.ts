@@ -67,11 +67,13 @@ export async function* decompress(source: AsyncIterable<Uint8Array>, what: strin
     yield* rest;
     return;
   }
+  // Big output chunks let the zlib thread pool inflate ahead while the caller does sync file I/O.
+  const chunk = { chunkSize: 256 << 10 };
   let d: Transform;
-  if (kind === "gzip") d = zlib.createGunzip();
+  if (kind === "gzip") d = zlib.createGunzip(chunk);
   else {
     if (!zstdSupported()) throw zstdMissing(what);
-    d = (z.createZstdDecompress as () => Transform)();
+    d = (z.createZstdDecompress as (o: unknown) => Transform)(chunk);
   }
   const input = Readable.from(rest, { objectMode: false });
   input.on("error", (e) => d.destroy(e));

@@ -43,6 +43,11 @@ export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8
 class Unpacker {
   private r: RootResolver;
   private isRoot = process.getuid?.() === 0;
+  private euid = process.geteuid?.() ?? -1;
+  private egid = process.getegid?.() ?? -1;
+  private umask = process.umask();
+  /** real dir → has setgid (new files then inherit the dir's group, so chown cannot be skipped) */
+  private setgid = new Map<string, boolean>();
   /** real rootfs-relative paths written by this layer: an opaque whiteout must spare them. */
   private written = new Set<string>();
   private dirTimes: [string, number, number][] = [];
@@ -71,7 +76,7 @@ class Unpacker {
     this.written.add(real);
     switch (h.type) {
       case "file":
-        return this.file(host, h, body);
+        return this.file(dir, host, h, body);
       case "dir":
         return this.dir(rel, real, host, h);
       case "symlink":
@@ -86,6 +91,11 @@ class Unpacker {
       case "fifo":
         return this.special(host, h);
     }
+  }
+
+  private invalidate(): void {
+    this.r.invalidate();
+    this.setgid.clear();
   }
 
   finish(): void {
@@ -107,27 +117,30 @@ class Unpacker {
     if (st.isDirectory()) {
       if (keepDir) return true;
       fs.rmSync(host, { recursive: true, force: true });
-      this.r.invalidate();
+      this.invalidate();
     } else {
       fs.unlinkSync(host);
-      if (st.isSymbolicLink()) this.r.invalidate();
+      if (st.isSymbolicLink()) this.invalidate();
     }
     return false;
   }
 
-  private async file(host: string, h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+  // Syscalls per file are the cost of unpacking: chown and chmod are skipped when open() already
+  // produced the right owner and mode (root-owned files without setgid parents, umask-clean modes).
+  private async file(dir: string, host: string, h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const mode = h.mode & 0o7777;
     let fd: number;
     try {
-      fd = fs.openSync(host, O_NEW, 0o600);
+      fd = fs.openSync(host, O_NEW, mode & 0o777);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       this.clear(host, false); // never write through an existing file: it may be a hardlink from a lower layer
-      fd = fs.openSync(host, O_NEW, 0o600);
+      fd = fs.openSync(host, O_NEW, mode & 0o777);
     }
     try {
       if (h.size > 0) await this.writeBody(fd, body);
-      if (this.isRoot) fs.fchownSync(fd, h.uid, h.gid);
-      fs.fchmodSync(fd, h.mode & 0o7777);
+      if (this.isRoot && (h.uid !== this.euid || h.gid !== this.egid || this.dirHasSetgid(dir))) fs.fchownSync(fd, h.uid, h.gid);
+      if (mode > 0o777 || (mode & this.umask) !== 0) fs.fchmodSync(fd, mode);
       this.xattrs(host, h);
       fs.futimesSync(fd, h.atime ?? h.mtime, h.mtime);
     } finally {
@@ -152,9 +165,19 @@ class Unpacker {
     if (used) flush(fd, buf, used);
   }
 
+  private dirHasSetgid(real: string): boolean {
+    let v = this.setgid.get(real);
+    if (v === undefined) {
+      v = (fs.lstatSync(this.r.host(real)).mode & 0o2000) !== 0;
+      this.setgid.set(real, v);
+    }
+    return v;
+  }
+
   private dir(rel: string, real: string, host: string, h: TarHeader): void {
     if (!this.clear(host, true)) fs.mkdirSync(host, 0o700);
     this.r.remember(rel, real);
+    this.setgid.set(real, (h.mode & 0o2000) !== 0);
     this.meta(host, h, false);
     this.dirTimes.push([host, h.atime ?? h.mtime, h.mtime]);
   }
@@ -241,7 +264,7 @@ class Unpacker {
         if (this.written.has(childReal)) continue;
         fs.rmSync(this.r.host(childReal), { recursive: true, force: true });
       }
-      this.r.invalidate();
+      this.invalidate();
       return;
     }
     const victim = name.slice(WHITEOUT_PREFIX.length);
@@ -250,7 +273,7 @@ class Unpacker {
     }
     const real = dirReal === "" ? victim : dirReal + "/" + victim;
     fs.rmSync(this.r.host(real), { recursive: true, force: true });
-    this.r.invalidate();
+    this.invalidate();
   }
 }
 

@@ -202,6 +202,7 @@ export class RegistryClient {
   async uploadBlob(repo: Reference, src: BlobSource, opts: UploadOptions = {}, location?: string): Promise<void> {
     checkDigest(src.digest);
     const attempts = src.rereadable ? this.transport.retries + 1 : 1;
+    let reauthed = false;
     for (let attempt = 0; ; attempt++) {
       try {
         let loc = location;
@@ -214,6 +215,11 @@ export class RegistryClient {
         await this.sendUpload(repo, src, loc, opts);
         return;
       } catch (e) {
+        // A token that expired mid-upload: the transport has dropped it; start over once.
+        if (src.rereadable && !reauthed && e instanceof RegistryError && e.status === 401) {
+          reauthed = true;
+          continue;
+        }
         if (attempt + 1 >= attempts || !isRetryable(e)) throw e;
       }
     }

@@ -27,7 +27,7 @@ export function toReadableStream(src: AsyncIterable<Uint8Array>): ReadableStream
 /** Bytes [start, start+length) of a file, in 1 MiB reads. */
 export function fileRange(path: string, start: number, length: number): AsyncIterable<Uint8Array> {
   if (length === 0) return (async function* () {})();
-  return createReadStream(path, { start, end: start + length - 1, highWaterMark: 1 << 20 });
+  return createReadStream(path, { start, end: start + length - 1, highWaterMark: 256 << 10 });
 }
 
 /** The body of a Response as an async iterable (empty for no body). */

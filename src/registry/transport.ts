@@ -16,6 +16,8 @@ export interface RegistryOptions {
   /** host → PEM CA file trusted for that registry. */
   registryCertificates?: Record<string, string>;
   dockerConfigDir?: string;
+  /** Treat localhost/127.0.0.0/8/::1 like any other host: verify TLS, no plain-HTTP fallback. */
+  secureLoopback?: boolean;
   /** Retries after the first attempt for connection errors, 5xx and 429 (default 4). */
   retries?: number;
   /** First backoff delay; doubles per retry (default 500 ms). */
@@ -84,7 +86,7 @@ export class Transport {
   }
 
   isInsecure(registry: string): boolean {
-    return isLoopback(registry) || hostMatches(this.opts.insecureRegistries, registry);
+    return (!this.opts.secureLoopback && isLoopback(registry)) || hostMatches(this.opts.insecureRegistries, registry);
   }
 
   private tlsFor(host: string): TlsSettings {

@@ -58,21 +58,30 @@ function nodeHttpsFetch(url: string, init: RequestInit, tls: TlsSettings): Promi
       }
       const status = res.statusCode ?? 0;
       const noBody = init.method === "HEAD" || status === 204 || status === 304;
+      let done = false;
       const body = noBody
         ? null
         : new ReadableStream<Uint8Array>({
             start(c) {
               res.on("data", (chunk: Buffer) => {
+                if (done) return;
                 c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
                 if ((c.desiredSize ?? 1) <= 0) res.pause();
               });
-              res.on("end", () => c.close());
-              res.on("error", (e) => c.error(e));
+              res.on("end", () => {
+                if (!done) c.close();
+                done = true;
+              });
+              res.on("error", (e) => {
+                if (!done) c.error(e);
+                done = true;
+              });
             },
             pull() {
               res.resume();
             },
             cancel() {
+              done = true;
               res.destroy();
             },
           }, { highWaterMark: 4 });

@@ -1,0 +1,56 @@
+// Where a finished image goes: registries, an OCI layout, a docker-load tarball, digest files.
+// Every registry push puts blobs first and the manifest last, so no tag points at a half image.
+import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { parseReference, parseRepository, type Reference } from "../image/reference.ts";
+import { writeDockerArchive } from "../image/docker-archive.ts";
+import { writeOciLayout } from "../image/layout.ts";
+import type { Image } from "../image/image.ts";
+import { pushImage, type RegistryClient } from "../registry/index.ts";
+import { KilnError } from "../util/errors.ts";
+import type { Logger } from "../util/log.ts";
+import type { BuildOptions } from "./options.ts";
+
+export function parseDestinations(opts: BuildOptions): Reference[] {
+  return opts.destinations.map((d) => {
+    try {
+      return parseReference(d);
+    } catch (e) {
+      throw new KilnError(`--destination ${d}: ${(e as Error).message}`, 2);
+    }
+  });
+}
+
+export async function writeOutputs(img: Image, opts: BuildOptions, client: RegistryClient, log: Logger, mountFrom: string[]): Promise<void> {
+  const dests = parseDestinations(opts);
+  if (opts.ociLayoutPath) {
+    await writeOciLayout(img, opts.ociLayoutPath, dests[0]?.tag ?? "latest");
+    log.info(`wrote OCI layout ${opts.ociLayoutPath}`, { event: "output", kind: "oci-layout", path: opts.ociLayoutPath });
+  }
+  if (opts.tarPath) {
+    const tmp = `${opts.tarPath}.kiln-partial`;
+    try {
+      await writeDockerArchive(img, tmp, dests.filter((d) => d.tag).map((d) => d.toString()));
+      renameSync(tmp, opts.tarPath);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    log.info(`wrote image tarball ${opts.tarPath}`, { event: "output", kind: "tar", path: opts.tarPath });
+  }
+  if (!opts.noPush && dests.length > 0) {
+    const t0 = performance.now();
+    const res = await pushImage(client, img, dests, {
+      mountFrom: [...new Set(mountFrom)].map((r) => parseRepository(r)),
+      onBlob: (e) => log.debug(`blob ${e.digest.slice(0, 19)} ${e.action} at ${e.destination.context()}`),
+    });
+    const counts = { uploaded: 0, mounted: 0, exists: 0 };
+    for (const b of res.blobs) counts[b.action]++;
+    for (const p of res.pushed) log.info(`pushed ${p}`, { event: "pushed", reference: p.toString() });
+    log.info(`push took ${((performance.now() - t0) / 1000).toFixed(2)}s (blobs: ${counts.uploaded} uploaded, ${counts.mounted} mounted, ${counts.exists} already there)`, { event: "push-done", ...counts });
+  }
+  const digest = img.manifestDigest;
+  if (opts.digestFile) writeFileSync(opts.digestFile, digest);
+  if (opts.imageNameWithDigestFile) writeFileSync(opts.imageNameWithDigestFile, dests.map((d) => `${d.context()}@${digest}\n`).join(""));
+  if (opts.imageNameTagWithDigestFile) {
+    writeFileSync(opts.imageNameTagWithDigestFile, dests.map((d) => `${d.context()}:${d.tag ?? "latest"}@${digest}\n`).join(""));
+  }
+}

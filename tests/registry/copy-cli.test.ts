@@ -1,0 +1,62 @@
+// `kiln copy` end to end, on Bun and on Deno (Deno must honour the TLS options too).
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { baseImages, registry, tlsRegistry } from "../env.ts";
+import { skopeo } from "./helpers.ts";
+
+const root = join(import.meta.dir, "../..");
+const tmp = mkdtempSync(join(tmpdir(), "kiln-copy-"));
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
+
+const runtimes: Record<string, string[]> = {
+  bun: [join(root, "node_modules/.bin/bun"), join(root, "mod.ts")],
+  deno: [join(root, "node_modules/.bin/deno"), "run", "-A", join(root, "mod.ts")],
+};
+
+function kiln(rt: string, ...args: string[]): { code: number; out: string; err: string } {
+  const [exe, ...pre] = runtimes[rt]!;
+  const r = spawnSync(exe!, [...pre, "copy", ...args], { encoding: "utf8", cwd: root });
+  return { code: r.status ?? -1, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+describe("kiln copy", async () => {
+  const reg = await registry();
+  const tls = await tlsRegistry();
+  const refs = await baseImages();
+  const srcDigest = JSON.parse(skopeo("inspect", "--tls-verify=false", `docker://${refs.busyboxV2s2}`)).Digest;
+
+  for (const rt of Object.keys(runtimes)) {
+    test(`${rt}: docker → docker keeps the digest, → oci, → docker-archive; TLS options`, () => {
+      const a = kiln(rt, `docker://${refs.busyboxV2s2}`, `docker://${reg.host}/copy/${rt}:v2s2`);
+      expect(a).toMatchObject({ code: 0, out: srcDigest });
+      const layout = join(tmp, `layout-${rt}`);
+      const b = kiln(rt, `docker://${reg.host}/copy/${rt}:v2s2`, `oci:${layout}:x`);
+      expect(b.code).toBe(0);
+      expect(JSON.parse(skopeo("inspect", `oci:${layout}:x`)).Digest).toBe(b.out);
+      const c = kiln(rt, `oci:${layout}:x`, `docker://${reg.host}/copy/${rt}:oci`);
+      expect(c).toMatchObject({ code: 0, out: b.out });
+      const tar = join(tmp, `${rt}.tar`);
+      const d = kiln(rt, `docker://${reg.host}/copy/${rt}:oci`, `docker-archive:${tar}`);
+      expect(d.code).toBe(0);
+      expect(JSON.parse(skopeo("inspect", `docker-archive:${tar}`)).Digest).toMatch(/^sha256:/);
+      const manifestJson = spawnSync("tar", ["-xOf", tar, "manifest.json"], { encoding: "utf8" }).stdout;
+      expect(JSON.parse(manifestJson)[0].RepoTags).toEqual([`${reg.host}/copy/${rt}:oci`]);
+
+      const dst = `docker://${tls.host}/copy/${rt}:tls`;
+      const noCa = kiln(rt, "--secure-loopback", `oci:${layout}:x`, dst);
+      expect(noCa.code).toBe(1);
+      expect(noCa.err).toContain(`kiln: cannot reach registry ${tls.host}`);
+      expect(kiln(rt, "--secure-loopback", "--registry-certificate", `${tls.host}=${tls.caFile}`, `oci:${layout}:x`, dst)).toMatchObject({ code: 0, out: b.out });
+      expect(kiln(rt, "--secure-loopback", "--skip-tls-verify", `oci:${layout}:x`, dst)).toMatchObject({ code: 0, out: b.out });
+    });
+  }
+
+  test("bad locations are usage errors", () => {
+    const r = kiln("bun", "busybox", `oci:${tmp}/x`);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("want docker://REF, oci:DIR[:TAG] or docker-archive:FILE");
+  });
+});
