@@ -1,10 +1,13 @@
 #!/usr/bin/env -S deno run -A
 // kiln: library API and CLI entry point.
 export type { BuildOptions } from "./src/build/options.ts";
-export { build } from "./src/build/index.ts";
+export { build, type BuildResult } from "./src/build/index.ts";
 export { KilnError, UsageError, DockerfileError } from "./src/util/errors.ts";
 export { version, commit } from "./src/version.ts";
 export { parseDuration } from "./src/util/duration.ts";
+export * as dockerfile from "./src/dockerfile/index.ts";
+export * as image from "./src/image/index.ts";
+export * as registry from "./src/registry/index.ts";
 
 if (import.meta.main) {
   // kiln re-executes itself as the RUN helper (src/run): that process must not parse a command line.

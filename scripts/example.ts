@@ -36,7 +36,8 @@ try {
   console.log(`== pushed ${dest}@${digest}`);
   const inspect = JSON.parse(run("skopeo", ["inspect", "--tls-verify=false", `docker://${dest}`], { capture: true }));
   if (inspect.Digest !== digest) throw new Error(`registry says ${inspect.Digest}, kiln said ${digest}`);
-  console.log(`== skopeo inspect: ${inspect.Layers.length} layers, entrypoint ${JSON.stringify(inspect.Entrypoint ?? null)}`);
+  const config = JSON.parse(run("skopeo", ["inspect", "--config", "--tls-verify=false", `docker://${dest}`], { capture: true }));
+  console.log(`== skopeo inspect: ${inspect.Layers.length} layers, entrypoint ${JSON.stringify(config.config?.Entrypoint)}, user ${config.config?.User}`);
   // Run the image the way a runtime would: unpack it and exec its entrypoint + cmd as its user.
   run("skopeo", ["copy", "--quiet", "--src-tls-verify=false", `docker://${dest}`, `oci:${join(work, "layout")}:latest`]);
   run("umoci", ["unpack", "--image", `${join(work, "layout")}:latest`, join(work, "bundle")], { capture: true });

@@ -3,7 +3,7 @@
 // filesystem step (one layer per RUN/COPY/ADD, none for metadata).
 import { chownSync, lstatSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { posix } from "node:path";
-import { parseTriggers, StageScope, type BuildPlan, type Expanded, type ExpandedCopy, type ExpandedRun, type Instruction, type PlannedStage } from "../dockerfile/index.ts";
+import { parseTriggers, StageScope, type IgnoreMatcher, type BuildPlan, type Expanded, type ExpandedCopy, type ExpandedRun, type Instruction, type PlannedStage } from "../dockerfile/index.ts";
 import { RootResolver, cleanArchivePath } from "../fs/resolve.ts";
 import { createSnapshotter, type Snapshotter, type WrittenLayer } from "../fs/snapshot.ts";
 import { appendLayers, layerFromFile, rfc3339, withConfig, type Image, type Layer } from "../image/index.ts";
@@ -195,7 +195,7 @@ export class StageBuilder {
   private async copy(x: ExpandedCopy): Promise<WrittenLayer | null> {
     const rootfs = await this.ensureRootfs();
     let sourceRoot = this.env.ctx.dir;
-    let ignore = this.env.ctx.ignore;
+    let ignore: IgnoreMatcher | undefined = this.env.ctx.ignore;
     if (x.fromRef) {
       ignore = undefined;
       sourceRoot = "stage" in x.fromRef ? await this.stageRootfs(x.fromRef.stage) : await this.imageRootfs(x.fromRef.image);
@@ -214,6 +214,9 @@ export class StageBuilder {
       checksum: x.checksum,
       exclude: x.exclude,
       parents: x.parents,
+      // Files from another stage or image keep their owners; context files become 0:0.
+      preserveOwner: !!x.fromRef,
+      tmpDir: this.env.ws.subdir("add-download"),
     });
     const layer = result.paths.length > 0 ? await this.snap!.snapshotPaths(result.paths, this.env.ws.layers) : null;
     return this.addLayer(layer, x);

@@ -230,7 +230,7 @@ export async function loadDockerignore(contextDir: string, dockerfilePath?: stri
     try {
       text = await readFile(path, "utf8");
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = (e as { code?: string }).code;
       if (code === "ENOENT" || code === "ENOTDIR") continue;
       throw new KilnError(`cannot read ${path}: ${(e as Error).message}`);
     }

@@ -6,13 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("./kiln-cli.ts", import.meta.url));
 const CASES = fileURLToPath(new URL("../../../shared/conformance/buildkit/parser/testfiles/", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "kiln-parse-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function kiln(...args: string[]) {
-  const r = spawnSync(process.execPath, [MOD, ...args], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

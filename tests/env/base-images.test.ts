@@ -10,11 +10,9 @@ afterAll(removeTempDirs);
 
 describe("busybox base image", () => {
   test("layout is cached and tagged latest + multi", async () => {
-    const t0 = Date.now();
     const a = await baseLayouts();
     const b = await baseLayouts();
     expect(b.busybox).toBe(a.busybox);
-    expect(Date.now() - t0).toBeLessThan(30_000);
     expect(JSON.parse(readFileSync(join(a.busybox, "oci-layout"), "utf8"))).toEqual({ imageLayoutVersion: "1.0.0" });
     expect(layoutDigest(a.busybox, "latest")).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(layoutDigest(a.busybox, "multi")).toMatch(/^sha256:[0-9a-f]{64}$/);

@@ -95,7 +95,10 @@ class Ops {
         if (!any) return;
         const to = this.join(this.dirOrRoot(t), this.name());
         if (to.startsWith(any + "/")) return;
-        fs.renameSync(this.p(any), this.p(to));
+        // GNU mv, as a RUN step would: on overlay without redirect_dir a directory rename is
+        // EXDEV and mv falls back to copy + delete.
+        const r = spawnSync("mv", [this.p(any), this.p(to)], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`mv: ${r.stderr}`);
       }],
       ["dir -> file", () => {
         if (!d) return;
@@ -163,4 +166,8 @@ async function roundTrip(seed: number, strategy: "walk" | "overlay", rounds = 3,
 
 describe("walk snapshots round-trip", () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) test(`seed ${seed}`, () => roundTrip(seed, "walk"));
+});
+
+describe("overlay snapshots round-trip", () => {
+  for (const seed of [11, 12, 13]) test(`seed ${seed}`, () => roundTrip(seed, "overlay"));
 });

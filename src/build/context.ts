@@ -1,0 +1,135 @@
+// The build context, as kaniko takes it: a directory (PATH or dir://PATH), a local tar file
+// (.tar, .tar.gz, .tgz, ...: recognised by content, extracted into the build's own temp dir), or
+// tar://stdin; then --context-sub-path, the Dockerfile (-f: absolute, relative to the context, or
+// "-" for stdin) and the .dockerignore. The Dockerfile is read even when .dockerignore excludes it,
+// as Docker does.
+import fs from "node:fs";
+import path from "node:path";
+import process from "node:process";
+import { IgnoreMatcher, loadDockerignore } from "../dockerfile/dockerignore.ts";
+import { KilnError } from "../util/errors.ts";
+import { decompressAny } from "./copy/archive.ts";
+import { extractTar } from "./copy/extract.ts";
+
+export interface BuildContext {
+  /** Absolute, symlink-free context directory (after --context-sub-path). */
+  dir: string;
+  /** Absolute Dockerfile path, or "-" when it came from stdin. */
+  dockerfilePath: string;
+  dockerfileText: string;
+  /** For error messages: the path relative to the context when inside it, e.g. "Dockerfile". */
+  dockerfileName: string;
+  ignore: IgnoreMatcher;
+}
+
+export interface ContextOptions {
+  context: string;
+  contextSubPath?: string;
+  dockerfile: string;
+  /** A temp dir the build owns; tar contexts are extracted into it. */
+  workDir: string;
+  /** Standard input for tar://stdin and `-f -` (default process.stdin); tests inject it. */
+  stdin?: AsyncIterable<Uint8Array>;
+}
+
+const stdinOf = (o: ContextOptions) => o.stdin ?? (process.stdin as unknown as AsyncIterable<Uint8Array>);
+
+export async function openContext(opts: ContextOptions): Promise<BuildContext> {
+  const dockerfileArg = opts.dockerfile === "" ? "Dockerfile" : opts.dockerfile;
+  const ctx = opts.context === "" ? "." : opts.context;
+  if (ctx === "tar://stdin" && dockerfileArg === "-") {
+    throw new KilnError("the context (tar://stdin) and the Dockerfile (-f -) cannot both come from stdin");
+  }
+  let root = await locate(ctx, opts);
+  if (opts.contextSubPath) root = subPath(root, opts.contextSubPath);
+  const dir = fs.realpathSync(root);
+  if (!fs.statSync(dir).isDirectory()) throw new KilnError(`build context "${dir}" is not a directory`);
+
+  if (dockerfileArg === "-") {
+    const text = await readAll(stdinOf(opts));
+    return { dir, dockerfilePath: "-", dockerfileText: text, dockerfileName: "Dockerfile (stdin)", ignore: await loadDockerignore(dir) };
+  }
+  const dockerfilePath = findDockerfile(dir, dockerfileArg);
+  let text: string;
+  try {
+    text = fs.readFileSync(dockerfilePath, "utf8");
+  } catch (e) {
+    throw new KilnError(`cannot read the Dockerfile "${dockerfilePath}": ${(e as Error).message}`);
+  }
+  const inside = path.relative(dir, dockerfilePath);
+  const dockerfileName = inside !== "" && !inside.startsWith("..") && !path.isAbsolute(inside) ? inside : dockerfilePath;
+  return { dir, dockerfilePath, dockerfileText: text, dockerfileName, ignore: await loadDockerignore(dir, dockerfilePath) };
+}
+
+async function locate(ctx: string, opts: ContextOptions): Promise<string> {
+  if (ctx === "tar://stdin") return extractContext(stdinOf(opts), "tar://stdin", opts.workDir);
+  if (ctx.startsWith("dir://")) return existingDir(ctx.slice("dir://".length), ctx);
+  if (ctx.startsWith("tar://")) {
+    const file = path.resolve(ctx.slice("tar://".length));
+    statOrFail(file, ctx);
+    return extractContext(fs.createReadStream(file), ctx, opts.workDir);
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(ctx);
+  if (scheme) {
+    throw new KilnError(`build context "${ctx}": the ${scheme[1]}:// scheme is not supported (use a directory, dir://PATH, a .tar/.tar.gz file, tar://PATH or tar://stdin)`);
+  }
+  const abs = path.resolve(ctx);
+  const st = statOrFail(abs, ctx);
+  if (st.isDirectory()) return abs;
+  if (st.isFile()) return extractContext(fs.createReadStream(abs), ctx, opts.workDir);
+  throw new KilnError(`build context "${ctx}" is neither a directory nor a tar file`);
+}
+
+function statOrFail(abs: string, given: string): fs.Stats {
+  try {
+    return fs.statSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new KilnError(`build context "${given}" ${code === "ENOENT" ? "does not exist" : `cannot be read: ${(e as Error).message}`}`);
+  }
+}
+
+function existingDir(p: string, given: string): string {
+  const abs = path.resolve(p);
+  if (!statOrFail(abs, given).isDirectory()) throw new KilnError(`build context "${given}" is not a directory`);
+  return abs;
+}
+
+async function extractContext(source: AsyncIterable<Uint8Array>, given: string, workDir: string): Promise<string> {
+  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const what = `build context ${given}`;
+  await extractTar(decompressAny(source, what), workDir, { what, owner: "none" });
+  return workDir;
+}
+
+/** --context-sub-path: a relative path that must stay inside the context. */
+function subPath(root: string, sub: string): string {
+  const rel = path.posix.normalize(sub.replace(/^\/+/, ""));
+  if (rel === ".." || rel.startsWith("../")) throw new KilnError(`--context-sub-path "${sub}" leaves the build context`);
+  const abs = path.join(root, rel);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    throw new KilnError(`--context-sub-path "${sub}" does not exist in the build context`);
+  }
+  if (!st.isDirectory()) throw new KilnError(`--context-sub-path "${sub}" is not a directory`);
+  return abs;
+}
+
+/** Absolute, or relative to the context; like kaniko, a path relative to the working directory also works. */
+function findDockerfile(dir: string, arg: string): string {
+  const candidates = path.isAbsolute(arg) ? [arg] : [path.join(dir, arg), path.resolve(arg)];
+  for (const c of candidates) {
+    try {
+      if (fs.statSync(c).isFile()) return c;
+    } catch {}
+  }
+  throw new KilnError(`Dockerfile not found: "${candidates[0]}"${path.isAbsolute(arg) ? "" : ` (-f ${arg} is looked up in the build context ${dir})`}`);
+}
+
+async function readAll(source: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of source) chunks.push(typeof c === "string" ? Buffer.from(c) : c);
+  return Buffer.concat(chunks).toString("utf8");
+}

@@ -1,0 +1,63 @@
+// The cache store API the executor uses, and which store a --cache-repo value names.
+import type { Layer } from "../image/image.ts";
+import { parseReference, parseRepository, type Reference } from "../image/reference.ts";
+import type { RegistryClient } from "../registry/client.ts";
+import { KilnError } from "../util/errors.ts";
+import type { CacheHit, PutMeta, WrittenLayerLike } from "./entry.ts";
+import { LayoutCacheStore } from "./layout-store.ts";
+import { RegistryCacheStore } from "./registry-store.ts";
+
+export type { CacheHit, PutMeta, WrittenLayerLike } from "./entry.ts";
+
+export interface CacheStore {
+  /** For logs: "127.0.0.1:5000/app/cache" or "oci:/path". */
+  describe(): string;
+  /** The registry repository holding the entries (pushImage mountFrom); undefined for a layout. */
+  readonly repository?: Reference;
+  /**
+   * Look every key up at once (bounded concurrency), reading only entry manifests and configs.
+   * Never rejects: a missing repo, an expired entry, or any error (warned once) is a miss.
+   */
+  probe(keys: readonly string[]): Promise<(CacheHit | undefined)[]>;
+  /** The hit's layer, fetched only when opened; undefined for an empty entry. */
+  layerOf(hit: CacheHit): Layer | undefined;
+  /** Store a step's entry (layer blob, config, then the key's tag). Never rejects; no-op when read-only. */
+  put(key: string, layer: WrittenLayerLike | null, meta: PutMeta): Promise<void>;
+}
+
+export interface CacheStoreOptions {
+  client: RegistryClient;
+  /** Entries older than this are misses; <= 0 or Infinity: no expiry. */
+  ttlMs: number;
+  /** --no-push-cache */
+  readOnly: boolean;
+  warn: (message: string) => void;
+  /** Clock for entry times and the TTL (tests). */
+  now?: () => Date;
+  /** Probes in flight at once (default 8). */
+  concurrency?: number;
+}
+
+export function isLayoutSpec(spec: string): boolean {
+  return spec.startsWith("oci:") || spec.startsWith("oci-layout://");
+}
+
+/** Open the cache named by a --cache-repo value (a registry repository, oci:DIR or oci-layout://DIR). Throws on a malformed value. */
+export function openCacheStore(spec: string, opts: CacheStoreOptions): CacheStore {
+  if (isLayoutSpec(spec)) {
+    const dir = spec.replace(/^oci-layout:\/\//, "").replace(/^oci:/, "");
+    if (!dir) throw new KilnError(`--cache-repo "${spec}": no directory`);
+    return new LayoutCacheStore(dir, opts);
+  }
+  return new RegistryCacheStore(parseRepository(spec), opts);
+}
+
+/** --cache-repo when given, else "<first destination's repository>/cache" on the same registry. */
+export function inferCacheRepo(cacheRepo: string | undefined, destinations: readonly string[]): string {
+  if (cacheRepo) return isLayoutSpec(cacheRepo) ? cacheRepo : parseRepository(cacheRepo).context();
+  const first = destinations[0];
+  if (!first) throw new KilnError("--cache needs a cache repository: pass --cache-repo, or a --destination to put it next to (<destination>/cache)");
+  if (isLayoutSpec(first)) throw new KilnError(`--cache: cannot infer a cache repository from destination "${first}"; pass --cache-repo`);
+  const ref = parseReference(first);
+  return parseRepository(`${ref.context()}/cache`).context();
+}

@@ -1,0 +1,75 @@
+// Overlay whiteout conversion, the fallback to walk, and mount points read from mountinfo.
+import { describe, expect, test, afterAll } from "bun:test";
+import fs from "node:fs";
+import os from "node:os";
+import { createSnapshotter, type WrittenLayer } from "../../src/fs/snapshot.ts";
+import { mountPointsToIgnore } from "../../src/fs/mountinfo.ts";
+import { decompress } from "../../src/fs/compression.ts";
+import { readTar } from "../../src/tar/reader.ts";
+import { mount, umount2 } from "../../src/runtime/libc.ts";
+
+const work = fs.mkdtempSync(`${os.tmpdir()}/kiln-fs-overlay-`);
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+async function names(layer: WrittenLayer): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of readTar(decompress(fs.createReadStream(layer.path), layer.path))) out.push(e.header.name);
+  return out;
+}
+
+describe("overlay snapshotter", () => {
+  test("overlay whiteouts and opaque dirs become OCI whiteouts; the rootfs path shows the merged tree", async () => {
+    const r = `${work}/ov/root`;
+    fs.mkdirSync(`${r}/etc/conf.d`, { recursive: true });
+    fs.writeFileSync(`${r}/etc/conf.d/old`, "o");
+    fs.writeFileSync(`${r}/etc/gone`, "g");
+    const s = createSnapshotter({ rootfs: r, strategy: "overlay", ignore: [], compression: "gzip", stateDir: `${work}/ov/state` });
+    await s.init();
+    try {
+      expect(s.strategy).toBe("overlay");
+      fs.rmSync(`${r}/etc/gone`);
+      fs.rmSync(`${r}/etc/conf.d`, { recursive: true });
+      fs.mkdirSync(`${r}/etc/conf.d`);
+      fs.writeFileSync(`${r}/etc/conf.d/new`, "n");
+      const layer = (await s.snapshot(`${work}/ov/out`))!;
+      expect(await names(layer)).toEqual(["etc/", "etc/.wh.gone", "etc/conf.d/", "etc/conf.d/.wh..wh..opq", "etc/conf.d/new"]);
+      expect(fs.readdirSync(`${r}/etc/conf.d`)).toEqual(["new"]);
+      expect(await s.snapshot(`${work}/ov/out`)).toBeNull();
+    } finally {
+      await s.close();
+    }
+    expect(fs.readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(r);
+    expect(fs.readdirSync(`${r}/etc`).sort()).toEqual(["conf.d"]);
+  });
+
+  test("auto falls back to walk with a one-line notice when the overlay cannot be mounted", async () => {
+    const r = `${work}/fb,comma/root`; // overlay options cannot carry a comma
+    fs.mkdirSync(r, { recursive: true });
+    const notices: string[] = [];
+    const s = createSnapshotter({ rootfs: r, strategy: "auto", ignore: [], compression: "gzip", onNotice: (m) => notices.push(m) });
+    await s.init();
+    expect(s.strategy).toBe("walk");
+    expect(notices.length).toBe(1);
+    expect(notices[0]).toMatch(/overlay snapshots unavailable .*; using the walk snapshotter/);
+    fs.writeFileSync(`${r}/f`, "x");
+    expect(await names((await s.snapshot(`${work}/fb-out`))!)).toEqual(["f"]);
+  });
+});
+
+describe("mountPointsToIgnore", () => {
+  test("lists mounts below a rootfs (and /proc for the real root)", () => {
+    const r = `${work}/mi/root`;
+    fs.mkdirSync(`${r}/var/cache x`, { recursive: true });
+    mount("tmpfs", `${r}/var/cache x`, "tmpfs", 0, "size=1m");
+    try {
+      expect(mountPointsToIgnore(r)).toEqual(["/var/cache x"]);
+      expect(mountPointsToIgnore(r + "/")).toEqual(["/var/cache x"]);
+    } finally {
+      umount2(`${r}/var/cache x`, 0);
+    }
+    expect(mountPointsToIgnore(r)).toEqual([]);
+    const all = mountPointsToIgnore("/");
+    expect(all).toContain("/proc");
+    expect(all).not.toContain("/");
+  });
+});
