@@ -7,12 +7,14 @@ import { withConfig } from "../image/mutate.ts";
 import { RegistryClient } from "../registry/index.ts";
 import { interrupted } from "../util/cleanup.ts";
 import { KilnError } from "../util/errors.ts";
-import { humanSize, Logger } from "../util/log.ts";
+import { humanSize, Logger, secretBuildArgValues } from "../util/log.ts";
 import { openContext } from "./context.ts";
 import { ImageResolver } from "./images.ts";
 import type { BuildOptions } from "./options.ts";
 import { parseDestinations, writeOutputs } from "./outputs.ts";
-import { StageBuilder, type StageResult } from "./stage.ts";
+import { StageBuilder, type CacheUse, type StageResult, type StepReport } from "./stage.ts";
+import { inferCacheRepo, openCacheStore } from "../cache/index.ts";
+import { writeFileSync } from "node:fs";
 import { createWorkspace } from "./workspace.ts";
 import { parsePlatform } from "../dockerfile/platform.ts";
 
@@ -21,10 +23,10 @@ export interface BuildResult {
   digest: string;
 }
 
-export async function build(opts: BuildOptions, log = new Logger(opts.verbosity, opts.logFormat)): Promise<BuildResult> {
+export async function build(opts: BuildOptions, logger = new Logger(opts.verbosity, opts.logFormat)): Promise<BuildResult> {
   const t0 = performance.now();
+  const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
-  if (opts.cache) log.warn("--cache: the layer cache is not implemented yet; building without it", { event: "cache-unavailable" });
   const ws = createWorkspace(opts.root && opts.root !== "/" ? opts.root : undefined);
   try {
     const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
@@ -42,14 +44,27 @@ export async function build(opts: BuildOptions, log = new Logger(opts.verbosity,
     const images = new ImageResolver(client, toImagePlatform(tp));
     const results = new Map<number, StageResult>();
     const now = new Date();
-    for (const [i, index] of plan.order.entries()) {
-      if (interrupted.aborted) throw new KilnError("interrupted", 130);
-      const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now }, index);
-      results.set(index, await builder.build());
+    const cache = opts.cache ? openCache(opts, client, log) : undefined;
+    const report: StepReport[] = [];
+    try {
+      for (const [i, index] of plan.order.entries()) {
+        if (interrupted.aborted) throw new KilnError("interrupted", 130);
+        const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report }, index);
+        results.set(index, await builder.build());
+      }
+    } finally {
+      // Cache writes never fail the build, but they must finish before we exit or push.
+      if (cache) await Promise.all(cache.pending);
     }
     const final = results.get(plan.target)!;
     const image = finalize(final.image, opts);
-    await writeOutputs(image, opts, client, log, final.sources);
+    const mountFrom = [...final.sources, ...(cache?.store.repository ? [cache.store.repository.context()] : [])];
+    await writeOutputs(image, opts, client, log, mountFrom);
+    if (cache) {
+      const hits = report.filter((r) => r.hit).length;
+      log.info(`cache: ${hits} of ${report.length} steps were hits (${cache.store.describe()})`, { event: "cache-summary", hits, steps: report.length });
+    }
+    if (opts.cacheReport) writeFileSync(opts.cacheReport, JSON.stringify(report, null, 2) + "\n");
     const size = image.layers.reduce((n, l) => n + l.size, 0);
     log.info(`built ${image.manifestDigest} (${image.layers.length} layers, ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
       event: "built", digest: image.manifestDigest, layers: image.layers.length, size,
@@ -58,6 +73,13 @@ export async function build(opts: BuildOptions, log = new Logger(opts.verbosity,
   } finally {
     ws.dispose();
   }
+}
+
+function openCache(opts: BuildOptions, client: RegistryClient, log: Logger): CacheUse {
+  const spec = inferCacheRepo(opts.cacheRepo, opts.destinations);
+  const store = openCacheStore(spec, { client, ttlMs: opts.cacheTtlMs, readOnly: opts.noPushCache, warn: (m) => log.warn(`cache: ${m}`) });
+  log.info(`cache: ${store.describe()}${opts.noPushCache ? " (read only)" : ""}`, { event: "cache", repo: store.describe() });
+  return { store, runLayers: opts.cacheRunLayers, copyLayers: opts.cacheCopyLayers, pending: [] };
 }
 
 /** --label, output format and --reproducible apply to the final image only. */

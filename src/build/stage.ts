@@ -12,8 +12,11 @@ import { resolveUser, runInRootfs, runnerIgnoredPaths } from "../run/index.ts";
 import { interrupted } from "../util/cleanup.ts";
 import { DockerfileError, KilnError } from "../util/errors.ts";
 import { humanSize, type Logger } from "../util/log.ts";
+import { baseKey, stepKey, type CacheHit, type CacheStore } from "../cache/index.ts";
+import { randomBytes } from "node:crypto";
 import { applyMetadata, createdBy, type ConfigState } from "./config.ts";
-import { copyInto } from "./copy/index.ts";
+import { copyInto, describeSources } from "./copy/index.ts";
+import type { CopySpec } from "./copy/types.ts";
 import type { BuildContext } from "./context.ts";
 import { unpackLayers, type ImageResolver } from "./images.ts";
 import type { BuildOptions } from "./options.ts";
@@ -27,6 +30,28 @@ export interface StageResult {
   rootfs?: string;
   /** Registry repositories holding some of its blobs (for mounts on push). */
   sources: string[];
+  /** Cache key of the stage's last step (COPY --from and FROM <stage> chain from it). */
+  key: string;
+}
+
+/** One cache report row (--cache-report). */
+export interface StepReport {
+  stage: number;
+  step: number;
+  instruction: string;
+  key?: string;
+  hit: boolean;
+  layer?: string;
+  seconds: number;
+}
+
+/** The layer cache as the executor uses it. */
+export interface CacheUse {
+  store: CacheStore;
+  runLayers: boolean;
+  copyLayers: boolean;
+  /** Cache writes in flight; awaited before the image is pushed. */
+  pending: Promise<void>[];
 }
 
 export interface StageEnv {
@@ -42,6 +67,22 @@ export interface StageEnv {
   position: { index: number; count: number };
   /** Seconds since the epoch used for `created` and, with --reproducible, for layer mtimes. */
   now: Date;
+  cache?: CacheUse;
+  report: StepReport[];
+}
+
+/** A step after expansion, with the config it sees and its cache key. */
+interface Step {
+  ins: Instruction;
+  x: Expanded;
+  /** Config before the step (RUN's user and cwd come from here). */
+  before: ConfigState;
+  key: string;
+  /** RUN, COPY, ADD and WORKDIR may change the filesystem: only these are looked up. */
+  fsStep: boolean;
+  /** Whether the cache may store/serve this step (flags, unpinned URLs). */
+  cacheable: boolean;
+  hit?: CacheHit;
 }
 
 // Inline heredoc scripts (RUN <<EOF with #!) live here during the RUN and are removed after.
@@ -68,21 +109,120 @@ export class StageBuilder {
     const { log } = this.env;
     await this.startFromBase();
     const triggers = this.onbuildTriggers();
-    const steps: Instruction[] = [...triggers, ...this.stage.instructions];
     const label = this.stage.name ? ` ${this.stage.name}` : "";
     log.info(`${this.prefix}${label} FROM ${this.stage.base}`, { event: "stage", stage: this.stage.index, name: this.stage.name, base: this.stage.base });
-    for (const [i, ins] of steps.entries()) {
+    const steps = await this.plan([...triggers, ...this.stage.instructions]);
+    await this.probe(steps);
+    // Hits always form a prefix: every key after a miss chains from a key that was never stored.
+    for (const [i, step] of steps.entries()) {
       const t0 = performance.now();
-      log.info(`${this.prefix} STEP ${i + 1}/${steps.length}: ${ins.original}`, { event: "step", stage: this.stage.index, step: i + 1, of: steps.length, line: ins.line, instruction: ins.original });
-      const x = this.scope.expand(ins);
-      const layer = await this.execute(x, ins);
-      const secs = (performance.now() - t0) / 1000;
-      log.info(`${this.prefix} STEP ${i + 1}/${steps.length} done in ${secs.toFixed(2)}s${layer ? `, layer ${humanSize(layer.size)}` : ""}`, {
-        event: "step-done", stage: this.stage.index, step: i + 1, seconds: secs, layer: layer?.digest, size: layer?.size,
+      const n = `STEP ${i + 1}/${steps.length}`;
+      const cacheNote = step.hit ? ` (CACHE HIT ${step.key.slice(0, 12)})` : this.env.cache && step.fsStep ? ` (CACHE MISS ${step.key.slice(0, 12)})` : "";
+      log.info(`${this.prefix} ${n}: ${step.ins.original}${cacheNote}`, {
+        event: "step", stage: this.stage.index, step: i + 1, of: steps.length, line: step.ins.line, instruction: step.ins.original,
+        key: this.env.cache ? step.key : undefined, cache: step.fsStep && this.env.cache ? (step.hit ? "hit" : "miss") : undefined,
       });
+      this.state = step.before;
+      const layer = step.hit ? this.reuse(step) : await this.execute(step);
+      this.state = this.after.get(step) ?? this.state;
+      const secs = (performance.now() - t0) / 1000;
+      if (step.fsStep) {
+        this.env.report.push({ stage: this.stage.index, step: i + 1, instruction: step.ins.original, key: this.env.cache ? step.key : undefined, hit: !!step.hit, layer: layer?.digest, seconds: secs });
+      }
+      if (!step.hit && step.fsStep) {
+        log.info(`${this.prefix} ${n} done in ${secs.toFixed(2)}s${layer ? `, layer ${humanSize(layer.size)}` : ", no changes"}`, {
+          event: "step-done", stage: this.stage.index, step: i + 1, seconds: secs, layer: layer?.digest, size: layer?.size,
+        });
+      }
     }
     await this.snap?.close();
-    return { image: this.finish(), scope: this.scope, rootfs: this.rootfs, sources: this.sources };
+    const key = steps.length > 0 ? steps[steps.length - 1]!.key : this.baseKey;
+    return { image: this.finish(), scope: this.scope, rootfs: this.rootfs, sources: this.sources, key };
+  }
+
+  /** Config after each metadata step, computed while planning. */
+  private after = new Map<Step, ConfigState>();
+  private baseKey = "";
+
+  /**
+   * Expand every instruction and compute its cache key before touching the filesystem:
+   * COPY keys need only the context, so a fully cached stage is never unpacked.
+   */
+  private async plan(instructions: Instruction[]): Promise<Step[]> {
+    const cache = this.env.cache;
+    const steps: Step[] = [];
+    let key = this.baseKey;
+    for (const ins of instructions) {
+      const before = this.state;
+      const x = this.scope.expand(ins);
+      const fsStep = x.kind === "run" || x.kind === "copy" || x.kind === "add" || x.kind === "workdir";
+      let cacheable = !!cache && (x.kind === "run" ? cache.runLayers : x.kind === "copy" || x.kind === "add" ? cache.copyLayers : true);
+      if (cache) {
+        const extra = await this.atLine(ins, () => this.keyInputs(x));
+        // A URL fetched without --checksum can change under us: nothing after it may hit.
+        if (extra.unpinned) {
+          cacheable = false;
+          key = randomBytes(32).toString("hex");
+        }
+        key = stepKey({
+          parent: key, instruction: x, env: x.kind === "run" ? [...x.env, ...Object.entries(x.proxyEnv).map(([k, v]) => `${k}=${v}`)] : undefined,
+          config: { user: before.config.User, workdir: before.config.WorkingDir, shell: before.config.Shell },
+          sources: extra.sources, fromStageKey: extra.fromStageKey, fromImageDigest: extra.fromImageDigest,
+        });
+      }
+      const step: Step = { ins, x, before, key, fsStep, cacheable };
+      if (!fsStep || x.kind === "workdir") {
+        this.state = applyMetadata(this.state, x, this.scope.env());
+        this.after.set(step, this.state);
+      }
+      steps.push(step);
+    }
+    return steps;
+  }
+
+  private async keyInputs(x: Expanded): Promise<{ sources?: Awaited<ReturnType<typeof describeSources>>; fromStageKey?: string; fromImageDigest?: string; unpinned?: boolean }> {
+    if (x.kind !== "copy" && x.kind !== "add") return {};
+    if (x.fromRef && "stage" in x.fromRef) {
+      const r = this.env.results.get(x.fromRef.stage);
+      if (!r) throw new KilnError(`COPY --from: stage ${x.fromRef.stage} was not built`);
+      return { fromStageKey: r.key };
+    }
+    if (x.fromRef && "image" in x.fromRef) {
+      const { image } = await this.env.images.resolve(x.fromRef.image);
+      return { fromImageDigest: image.manifestDigest };
+    }
+    const sources = await describeSources(this.copySpec(x, "", this.env.ctx.dir, this.env.ctx.ignore));
+    return { sources, unpinned: sources.some((s) => s.type === "url" && !s.digest) };
+  }
+
+  /** Look up every cacheable filesystem step at once; keep the longest run of hits. */
+  private async probe(steps: Step[]): Promise<void> {
+    const cache = this.env.cache;
+    if (!cache) return;
+    const lookups = steps.filter((s) => s.fsStep && s.cacheable);
+    const hits = await cache.store.probe(lookups.map((s) => s.key));
+    const byStep = new Map(lookups.map((s, i) => [s, hits[i]]));
+    for (const s of steps) {
+      if (!s.fsStep) continue;
+      const hit = byStep.get(s);
+      if (!hit) break;
+      s.hit = hit;
+    }
+  }
+
+  /** A cache hit: the layer is referenced by digest, never downloaded here. */
+  private reuse(step: Step): WrittenLayer | null {
+    const hit = step.hit!;
+    const layer = this.env.cache!.store.layerOf(hit);
+    if (this.rootfs) throw new KilnError("internal: a cache hit after the rootfs was unpacked");
+    if (!layer) {
+      this.history.push(this.entry(step.x, true));
+      return null;
+    }
+    this.layers.push(layer);
+    this.history.push(this.entry(step.x, false));
+    if (this.env.cache?.store.repository) this.sources.push(this.env.cache.store.repository.context());
+    return { path: "", mediaType: layer.mediaType, digest: layer.digest, size: layer.size, diffId: layer.diffId, uncompressedSize: 0, entries: 0 };
   }
 
   // ---- base -------------------------------------------------------------------------------
@@ -94,6 +234,7 @@ export class StageBuilder {
       if (!parent) throw new KilnError(`stage ${this.stage.index} is built on stage ${this.stage.baseStage}, which was not built`);
       this.base = parent.image;
       this.sources = [...parent.sources];
+      this.baseKey = baseKey({ parentStageKey: parent.key });
       this.scope = new StageScope(plan, this.stage, parent.scope);
     } else {
       const resolved = await images.resolve(this.stage.scratch ? "scratch" : this.stage.base).catch((e: Error) => {
@@ -101,6 +242,7 @@ export class StageBuilder {
       });
       this.base = resolved.image;
       if (resolved.ref) this.sources.push(resolved.ref.context());
+      this.baseKey = this.stage.scratch ? baseKey({ scratch: true }) : baseKey({ manifestDigest: this.base.manifestDigest });
       const c = this.base.config.config ?? {};
       this.scope = new StageScope(plan, this.stage, { env: c.Env ? [...c.Env] : [], shell: c.Shell ? [...c.Shell] : undefined, workdir: c.WorkingDir });
     }
@@ -119,22 +261,27 @@ export class StageBuilder {
 
   // ---- instructions -----------------------------------------------------------------------
 
-  private async execute(x: Expanded, ins: Instruction): Promise<WrittenLayer | null> {
+  private async execute(step: Step): Promise<WrittenLayer | null> {
+    const { x, ins } = step;
+    let layer: WrittenLayer | null;
     switch (x.kind) {
       case "run":
-        return this.atLine(ins, () => this.run(x));
+        layer = await this.atLine(ins, () => this.run(x));
+        break;
       case "copy":
       case "add":
-        return this.atLine(ins, () => this.copy(x));
-      case "workdir": {
-        this.state = applyMetadata(this.state, x, this.scope.env());
-        return this.atLine(ins, () => this.workdir(x.path, x));
-      }
+        layer = await this.atLine(ins, () => this.copy(x));
+        break;
+      case "workdir":
+        layer = await this.atLine(ins, () => this.workdir(x.path, x));
+        break;
       default:
-        this.state = applyMetadata(this.state, x, this.scope.env());
         if (x.kind !== "arg") this.history.push(this.entry(x, true));
         return null;
     }
+    const cache = this.env.cache;
+    if (cache && step.cacheable) cache.pending.push(cache.store.put(step.key, layer, { createdBy: createdBy(x) }));
+    return layer;
   }
 
   /** Errors of a step name its Dockerfile line. */
@@ -200,7 +347,13 @@ export class StageBuilder {
       ignore = undefined;
       sourceRoot = "stage" in x.fromRef ? await this.stageRootfs(x.fromRef.stage) : await this.imageRootfs(x.fromRef.image);
     }
-    const result = await copyInto({
+    const result = await copyInto({ ...this.copySpec(x, rootfs, sourceRoot, ignore), tmpDir: this.env.ws.subdir("add-download") });
+    const layer = result.paths.length > 0 ? await this.snap!.snapshotPaths(result.paths, this.env.ws.layers) : null;
+    return this.addLayer(layer, x);
+  }
+
+  private copySpec(x: ExpandedCopy, rootfs: string, sourceRoot: string, ignore: IgnoreMatcher | undefined): CopySpec {
+    return {
       rootfs,
       sourceRoot,
       ignore,
@@ -216,10 +369,7 @@ export class StageBuilder {
       parents: x.parents,
       // Files from another stage or image keep their owners; context files become 0:0.
       preserveOwner: !!x.fromRef,
-      tmpDir: this.env.ws.subdir("add-download"),
-    });
-    const layer = result.paths.length > 0 ? await this.snap!.snapshotPaths(result.paths, this.env.ws.layers) : null;
-    return this.addLayer(layer, x);
+    };
   }
 
   /** WORKDIR creates the directory (owned by the current USER) when it does not exist. */
@@ -271,9 +421,10 @@ export class StageBuilder {
     const { ws, log, opts } = this.env;
     const dir = ws.subdir(`stage${this.stage.index}-rootfs`);
     const t0 = performance.now();
-    await unpackLayers(this.base.layers, dir, ws.blobs, (m) => log.warn(m));
-    if (this.base.layers.length > 0) {
-      log.info(`${this.prefix} unpacked ${this.base.layers.length} base layer(s) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, { event: "unpack", stage: this.stage.index });
+    const layers = [...this.base.layers, ...this.layers];
+    await unpackLayers(layers, dir, ws.blobs, (m) => log.warn(m));
+    if (layers.length > 0) {
+      log.info(`${this.prefix} unpacked ${layers.length} layer(s) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, { event: "unpack", stage: this.stage.index });
     }
     this.snap = createSnapshotter({
       rootfs: dir,

@@ -88,3 +88,32 @@ export async function* decompress(source: AsyncIterable<Uint8Array>, what: strin
     d.destroy();
   }
 }
+
+/**
+ * Cap on the decompressed tar bytes of one layer, ADD archive or tar context: a gzip/zstd bomb
+ * (a few MB that inflate to terabytes) must not fill the disk. Default 64 GiB, which no real
+ * layer comes near; KILN_MAX_UNPACKED_SIZE (bytes, or with a K/M/G/T suffix) changes it.
+ */
+export const DEFAULT_MAX_UNPACKED = 64 * 2 ** 30;
+
+export function maxUnpackedSize(): number {
+  const v = process.env.KILN_MAX_UNPACKED_SIZE;
+  if (v === undefined || v === "") return DEFAULT_MAX_UNPACKED;
+  const m = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(v.trim());
+  if (!m) throw new KilnError(`KILN_MAX_UNPACKED_SIZE="${v}" is not a size (e.g. 68719476736 or 64G)`);
+  const exp = m[2] ? "KMGT".indexOf(m[2][0]!.toUpperCase()) + 1 : 0;
+  return Number(m[1]) * 1024 ** exp;
+}
+
+/** Pass a decompressed stream through, failing once it exceeds maxUnpackedSize(). */
+export async function* limitUnpacked(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+  const max = maxUnpackedSize();
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.length;
+    if (total > max) {
+      throw new KilnError(`${what}: decompresses to more than ${max} bytes (the limit against compression bombs; raise it with KILN_MAX_UNPACKED_SIZE)`);
+    }
+    yield chunk;
+  }
+}

@@ -8,7 +8,7 @@ import { readTar } from "../tar/reader.ts";
 import type { TarHeader } from "../tar/types.ts";
 import { libcAvailable, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../runtime/libc.ts";
 import { KilnError } from "../util/errors.ts";
-import { decompress } from "./compression.ts";
+import { decompress, limitUnpacked } from "./compression.ts";
 import { cleanArchivePath, RootResolver } from "./resolve.ts";
 
 export const WHITEOUT_PREFIX = ".wh.";
@@ -29,13 +29,19 @@ export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8
   const what = opts.source ? `layer ${opts.source}` : `layer (${opts.mediaType})`;
   const root = fs.realpathSync(rootfs);
   const u = new Unpacker(root, opts, what);
-  for await (const entry of readTar(decompress(compressed, what))) {
-    try {
-      await u.entry(entry.header, entry.body);
-    } catch (e) {
-      if (e instanceof KilnError) throw e;
-      throw new KilnError(`${what}: cannot extract "${entry.header.name}": ${(e as Error).message}`);
+  try {
+    for await (const entry of readTar(limitUnpacked(decompress(compressed, what), what))) {
+      try {
+        await u.entry(entry.header, entry.body);
+      } catch (e) {
+        if (e instanceof KilnError) throw e;
+        throw new KilnError(`${what}: cannot extract "${entry.header.name}": ${(e as Error).message}`);
+      }
     }
+  } catch (e) {
+    // The tar reader's own errors (truncated, bad checksum, bad PAX) are about the layer, not kiln.
+    if (e instanceof KilnError) throw e;
+    throw new KilnError(`${what}: ${(e as Error).message}`);
   }
   u.finish();
 }

@@ -22,6 +22,11 @@ export interface RegistryOptions {
   retries?: number;
   /** First backoff delay; doubles per retry (default 500 ms). */
   retryDelayMs?: number;
+  /**
+   * Give up on a request when no bytes move for this long: no response headers after the body
+   * was sent, or a response body that stops (default 120 s). Counts as a connection error (retried).
+   */
+  idleTimeoutMs?: number;
   /** Debug lines (method, URL without query, status). Never given credentials or tokens. */
   log?: (line: string) => void;
   /** Override where credentials come from (default: docker config.json and helpers). */
@@ -78,11 +83,14 @@ export class Transport {
   private readonly tokens = new Map<string, Promise<CachedToken>>();
   private readonly fetchers = new Map<string, FetchFn>();
   readonly retries: number;
-  private readonly retryDelayMs: number;
+  readonly retryDelayMs: number;
+  private readonly idleTimeoutMs: number;
 
   constructor(readonly opts: RegistryOptions = {}) {
-    this.retries = opts.retries ?? 4;
-    this.retryDelayMs = opts.retryDelayMs ?? 500;
+    // The environment variables exist for tests and for CI with flaky registries (no CLI flags for these).
+    this.retries = opts.retries ?? envInt("KILN_REGISTRY_RETRIES") ?? 4;
+    this.retryDelayMs = opts.retryDelayMs ?? envInt("KILN_REGISTRY_RETRY_DELAY_MS") ?? 500;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? envInt("KILN_REGISTRY_TIMEOUT_MS") ?? 120_000;
   }
 
   isInsecure(registry: string): boolean {
@@ -141,7 +149,7 @@ export class Transport {
       const base = `${scheme}://${host}`;
       try {
         const res = await this.withRetries(
-          () => this.fetcherFor(base)(`${base}/v2/`, { method: "GET", headers: this.baseHeaders(), redirect: "manual" }),
+          (signal) => this.fetcherFor(base)(`${base}/v2/`, { method: "GET", headers: this.baseHeaders(), redirect: "manual", signal }),
           `${base}/v2/`,
           // An insecure host that does not speak TLS fails at once; no point retrying HTTPS there.
           !(insecure && scheme === "https"),
@@ -217,7 +225,7 @@ export class Transport {
       init = { method: "GET", headers, redirect: "manual" };
     }
     const started = Date.now();
-    const res = await this.withRetries(() => this.fetcherFor(url.href)(url.href, init), url.origin + url.pathname, true);
+    const res = await this.withRetries((signal) => this.fetcherFor(url.href)(url.href, { ...init, signal }), url.origin + url.pathname, true);
     this.log(`token ${url.origin}${url.pathname} [${scopes.join(" ")}] → ${res.status}`);
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
@@ -293,10 +301,12 @@ export class Transport {
     const origin = new URL(url).origin;
     let hdrs = headers;
     for (let hop = 0; hop < 10; hop++) {
-      const b = body?.() ?? null;
-      const init: RequestInit & { duplex?: string } = { method, headers: hdrs, redirect: "manual", body: b };
+      const watch = idleWatch(this.idleTimeoutMs);
+      let b = body?.() ?? null;
+      if (b instanceof ReadableStream) b = watch.request(b);
+      const init: RequestInit & { duplex?: string } = { method, headers: hdrs, redirect: "manual", body: b, signal: watch.signal };
       if (b instanceof ReadableStream) init.duplex = "half";
-      const res = await this.fetcherFor(url)(url, init);
+      const res = watch.response(await watch.guard(this.fetcherFor(url)(url, init)));
       this.log(`${method} ${stripQuery(url)} → ${res.status}`);
       const loc = res.headers.get("location");
       if (!REDIRECTS.has(res.status) || !loc || method === "PUT" || method === "POST" || method === "PATCH") return res;
@@ -315,10 +325,11 @@ export class Transport {
     throw new KilnError(`too many redirects from ${stripQuery(url)}`);
   }
 
-  private async withRetries(f: () => Promise<Response>, what: string, retry: boolean): Promise<Response> {
+  private async withRetries(f: (signal: AbortSignal) => Promise<Response>, what: string, retry: boolean): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await f();
+        const watch = idleWatch(this.idleTimeoutMs);
+        const res = watch.response(await watch.guard(f(watch.signal)));
         if ((res.status >= 500 || res.status === 429) && retry && attempt < this.retries) {
           await res.body?.cancel();
           await this.backoff(attempt, res.headers.get("retry-after"), `${what} → ${res.status}`);
@@ -343,6 +354,80 @@ export class Transport {
     this.log(`retry in ${Math.round(ms)} ms: ${why}`);
     await new Promise((r) => setTimeout(r, ms));
   }
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  return v && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * An idle timeout for one fetch: armed while the request body is sent and while waiting for the
+ * answer, re-armed by every request chunk pulled and every response chunk read. A registry that
+ * stalls then fails the request with a clear message instead of hanging the build forever.
+ */
+function idleWatch(ms: number) {
+  const ctl = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const arm = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort(new Error(`no data from the registry for ${ms / 1000} s`));
+    }, ms);
+    // A response body nobody reads must not keep the process alive.
+    (timer as { unref?: () => void }).unref?.();
+  };
+  const stop = () => timer && clearTimeout(timer);
+  const why = () => new Error(`timed out: no data from the registry for ${ms / 1000} s`);
+  arm();
+  return {
+    signal: ctl.signal,
+    request(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+      return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (c, out) => (arm(), out.enqueue(c)) }));
+    },
+    async guard(p: Promise<Response>): Promise<Response> {
+      try {
+        return await p;
+      } catch (e) {
+        stop();
+        throw timedOut ? why() : e;
+      }
+    },
+    response(res: Response): Response {
+      if (!res.body || [101, 204, 205, 304].includes(res.status)) {
+        stop();
+        return res;
+      }
+      arm();
+      const reader = res.body.getReader();
+      const body = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          try {
+            const { done, value } = await reader.read();
+            if (done) {
+              stop();
+              c.close();
+            } else {
+              arm();
+              c.enqueue(value);
+            }
+          } catch (e) {
+            stop();
+            c.error(timedOut ? why() : e);
+          }
+        },
+        cancel(reason) {
+          stop();
+          return reader.cancel(reason);
+        },
+      });
+      const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+      Object.defineProperty(out, "url", { value: res.url });
+      return out;
+    },
+  };
 }
 
 function pickChallenge(header: string | null): Challenge | undefined {

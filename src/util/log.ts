@@ -71,3 +71,10 @@ export function humanSize(bytes: number): string {
   }
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }
+
+const SECRET_NAME = /(_KEY$|TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIAL)/i;
+
+/** Values of build args whose names look secret (*_KEY, *TOKEN*, *PASSWORD*, *SECRET*): hidden in logs. */
+export function secretBuildArgValues(buildArgs: Record<string, string>): string[] {
+  return Object.entries(buildArgs).filter(([k, v]) => SECRET_NAME.test(k) && v !== "").map(([, v]) => v);
+}

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseDockerfile, planBuild, StageScope, type Expanded, type PlanOptions } from "../../src/dockerfile/index.ts";
+import { parseDockerfile, planBuild, StageScope, type Expanded, type ExpandedCopy, type ExpandedRun, type PlanOptions } from "../../src/dockerfile/index.ts";
 import { baseKey, CACHE_KEY_VERSION, IGNORED_FIELDS, KEY_FIELDS, stepKey, type SourceEntry, type StepKeyInput } from "../../src/cache/key.ts";
 
 const hex = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
@@ -17,13 +17,13 @@ const GOLDEN_RUN =
 const GOLDEN_COPY =
   "m540:6:config,m30:4:user,s3:app,7:workdir,s2:/w,,11:instruction,m119:4:dest,s4:/app,7:exclude,l0:,14:heredocSources,l0:,10:keepGitDir,F4:kind,s4:copy,4:link,F7:parents,F7:sources,l5:s1:.,,,6:parent,s64:1e1a0636452e42853d3d396e0fdc5d28dc9003cb3840c2e3b522c4ecf7a61053,7:sources,l237:m148:6:digest,s71:sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad,3:gid,i1:0,4:mode,i3:420,4:path,s1:a,4:type,s4:file,3:uid,i1:0,,m78:3:gid,i1:0,4:link,s1:a,4:mode,i3:511,4:path,s1:b,4:type,s7:symlink,3:uid,i1:0,,,1:v,s16:kiln-cache-key/1,,";
 
-function runIns(argv: string[], env: string[] = []): Expanded {
+function runIns(argv: string[], env: string[] = []): ExpandedRun {
   return {
     kind: "run", line: 3, endLine: 3, original: "RUN echo hi", json: false, args: [argv.at(-1)!], argv, heredocs: [], files: [], mounts: [], mountFrom: [],
     devices: [], env, buildArgs: {}, proxyEnv: {},
   };
 }
-function copyIns(over: Partial<Extract<Expanded, { kind: "copy" }>> = {}): Expanded {
+function copyIns(over: Partial<ExpandedCopy> = {}): ExpandedCopy {
   return { kind: "copy", line: 4, endLine: 4, original: "COPY . /app", sources: ["."], heredocSources: [], dest: "/app", link: false, parents: false, exclude: [], keepGitDir: false, ...over };
 }
 const ABC = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; // sha256("abc")

@@ -98,12 +98,17 @@ export interface Built {
   ms: number;
 }
 
-/** buildah in a private storage root (vfs: no mounts to leak, fast enough for busybox-sized images).
+// overlay, not vfs: vfs finds changes by comparing size and mtime, so it misses a rewrite that keeps
+// both (shadow-utils' /etc/group- backup) and turns a hardlink to a lower-layer file into a copy.
+// overlay records what the RUN touched, as Docker does. KILN_DIFF_STORAGE_DRIVER=vfs to compare.
+const STORAGE_DRIVER = process.env.KILN_DIFF_STORAGE_DRIVER ?? "overlay";
+
+/** buildah in a private storage root, deleted afterwards.
  *  `tamper` edits the unpacked rootfs before it is captured: the self-check's deliberate mutations. */
 export async function buildWithBuildah(c: Case, env: DiffEnv, work: string, tamper?: (rootfs: string) => void): Promise<Built> {
   const t0 = Date.now();
   const store = join(work, "buildah-store");
-  const g = ["--root", join(store, "root"), "--runroot", join(store, "run"), "--storage-driver", "vfs"];
+  const g = ["--root", join(store, "root"), "--runroot", join(store, "run"), "--storage-driver", STORAGE_DRIVER];
   // docker format: buildah's OCI configs drop HEALTHCHECK, SHELL and ONBUILD.
   const build = (cc: Case, tag: string, extra: Record<string, string>) =>
     run("buildah", [...g, "build", "--format", "docker", "--isolation", "chroot", "--layers=false", "--tls-verify=false", ...buildArgs(cc, env, extra), ...(cc.target ? ["--target", cc.target] : []), "-f", join(cc.dir, cc.buildahDockerfile), "-t", tag, cc.dir]);
@@ -122,8 +127,17 @@ export async function buildWithBuildah(c: Case, env: DiffEnv, work: string, tamp
     const tree = await unpack(layout, join(work, "buildah-bundle"), tamper);
     return { tree, config: inspect.Docker?.config ?? {}, ms: Date.now() - t0 };
   } finally {
-    fs.rmSync(store, { recursive: true, force: true });
+    await removeStore(store, g);
   }
+}
+
+// Never rm -rf through a live overlay mount: unmount whatever buildah left under the store first.
+async function removeStore(store: string, g: string[]): Promise<void> {
+  if (!fs.existsSync(store)) return;
+  await run("buildah", [...g, "umount", "--all"]).catch(() => {});
+  const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((m) => m?.startsWith(store)).sort().reverse();
+  for (const m of mounted) await run("umount", [m]);
+  fs.rmSync(store, { recursive: true, force: true });
 }
 
 export async function buildWithKiln(c: Case, env: DiffEnv, work: string): Promise<Built> {

@@ -8,6 +8,7 @@ import type { TarHeader } from "../../tar/types.ts";
 import { libcAvailable, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../../runtime/libc.ts";
 import { RootResolver } from "../../fs/resolve.ts";
 import { KilnError } from "../../util/errors.ts";
+import { limitUnpacked } from "../../fs/compression.ts";
 import type { Owner } from "./owner.ts";
 
 export interface ExtractOptions {
@@ -23,13 +24,19 @@ const O_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL
 /** Extract an uncompressed tar stream into `destHost`; returns the top-level names written. */
 export async function extractTar(tar: AsyncIterable<Uint8Array>, destHost: string, opts: ExtractOptions): Promise<string[]> {
   const x = new Extractor(fs.realpathSync(destHost), opts);
-  for await (const { header, body } of readTar(tar)) {
-    try {
-      await x.entry(header, body);
-    } catch (e) {
-      if (e instanceof KilnError) throw e;
-      throw new KilnError(`${opts.what}: cannot extract "${header.name}": ${(e as Error).message}`);
+  try {
+    for await (const { header, body } of readTar(limitUnpacked(tar, opts.what))) {
+      try {
+        await x.entry(header, body);
+      } catch (e) {
+        if (e instanceof KilnError) throw e;
+        throw new KilnError(`${opts.what}: cannot extract "${header.name}": ${(e as Error).message}`);
+      }
     }
+  } catch (e) {
+    // The tar reader's own errors (truncated, bad checksum, bad PAX) are about the archive.
+    if (e instanceof KilnError) throw e;
+    throw new KilnError(`${opts.what}: ${(e as Error).message}`);
   }
   x.finish();
   return [...x.top];
