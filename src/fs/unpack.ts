@@ -35,7 +35,7 @@ export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8
         await u.entry(entry.header, entry.body);
       } catch (e) {
         if (e instanceof KilnError) throw e;
-        throw new KilnError(`${what}: cannot extract "${entry.header.name}": ${(e as Error).message}`);
+        throw new KilnError(`${what}: cannot extract ${JSON.stringify(entry.header.name)}: ${(e as Error).message}`);
       }
     }
   } catch (e) {

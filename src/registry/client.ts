@@ -142,17 +142,55 @@ export class RegistryClient {
     return Number(res.headers.get("content-length") ?? 0);
   }
 
-  /** Stream a blob, following redirects to blob storage; verified against `digest` (and `size`). */
+  /**
+   * Stream a blob, following redirects to blob storage; verified against `digest` (and `size`).
+   * A connection lost mid-blob resumes where it stopped (Range), a bounded number of times.
+   */
   async openBlob(repo: Reference, digest: string, size?: number): Promise<AsyncIterable<Uint8Array>> {
     checkDigest(digest);
+    const first = await this.blobResponse(repo, digest, 0);
+    return verifyStream(this.resumable(repo, digest, size, first), digest, size, repo.context());
+  }
+
+  private async blobResponse(repo: Reference, digest: string, offset: number): Promise<Response> {
     // identity: a storage backend's Content-Encoding would make fetch decompress the blob.
-    const res = await this.transport.send({ registry: repo.registry, method: "GET", path: blobPath(repo, digest), headers: { "accept-encoding": "identity" }, scopes: [pull(repo)] });
+    const headers: Record<string, string> = { "accept-encoding": "identity" };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    const res = await this.transport.send({ registry: repo.registry, method: "GET", path: blobPath(repo, digest), headers, scopes: [pull(repo)] });
     if (res.status === 404) {
       await res.body?.cancel();
       throw new RegistryError(`blob unknown: ${digest} in ${repo.context()}`, 404, "BLOB_UNKNOWN");
     }
     if (!res.ok) throw await fail(res, `GET blob ${digest} from ${repo.context()}`, repo);
-    return verifyStream(responseChunks(res), digest, size, repo.context());
+    return res;
+  }
+
+  private async *resumable(repo: Reference, digest: string, size: number | undefined, res: Response): AsyncGenerator<Uint8Array> {
+    let offset = 0;
+    for (let failures = 0; ; failures++) {
+      try {
+        // A 200 to a Range request is the whole blob again: skip what we already have.
+        let skip = offset > 0 && res.status !== 206 ? offset : 0;
+        for await (let c of responseChunks(res)) {
+          if (skip > 0) {
+            const n = Math.min(skip, c.length);
+            skip -= n;
+            c = c.subarray(n);
+            if (c.length === 0) continue;
+          }
+          offset += c.length;
+          yield c;
+        }
+        if (size === undefined || offset >= size) return;
+        throw new Error(`connection closed after ${offset} of ${size} bytes`);
+      } catch (e) {
+        if (e instanceof KilnError) throw e;
+        const why = `GET blob ${digest} from ${repo.context()}: ${(e as Error)?.message ?? e}`;
+        if (failures >= this.transport.retries) throw new RegistryError(`registry ${repo.registry}: ${why} (gave up after ${failures} retries)`, 0);
+        await this.transport.backoff(failures, undefined, why);
+        res = await this.blobResponse(repo, digest, offset);
+      }
+    }
   }
 
   /** A small blob (a config) read whole into memory, verified. */

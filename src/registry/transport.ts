@@ -343,7 +343,7 @@ export class Transport {
     }
   }
 
-  private async backoff(attempt: number, retryAfter: string | null | undefined, why: string): Promise<void> {
+  async backoff(attempt: number, retryAfter: string | null | undefined, why: string): Promise<void> {
     let ms = this.retryDelayMs * 2 ** attempt * (0.75 + Math.random() * 0.5);
     if (retryAfter) {
       const secs = Number(retryAfter);

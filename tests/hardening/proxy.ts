@@ -2,7 +2,10 @@
 // and answer with an error status, reset or truncate the connection, corrupt a body, or stall.
 // With `tokens`, it also plays a Bearer token server (so a test can expire tokens mid-build).
 // Everything it holds open is destroyed by close(), so a stalled client never outlives a test.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 
@@ -56,6 +59,8 @@ export interface ProxyOptions {
 }
 
 export async function startFaultProxy(upstream: string, opts: ProxyOptions = {}): Promise<FaultProxy> {
+  if (!/^127\.0\.0\.1:\d+$/.test(upstream)) throw new Error(`fault proxy: upstream must be on loopback, got ${upstream}`);
+  const upstreamPort = Number(upstream.split(":")[1]);
   const sockets = new Set<Socket>();
   const valid = new Set<string>();
   let self = "";
@@ -138,13 +143,35 @@ export async function startFaultProxy(upstream: string, opts: ProxyOptions = {})
       req.on("end", () => req.socket.destroy());
       return;
     }
+    if ((f?.kind === "truncate" || f?.kind === "corrupt") && hasBody(req)) return void mangleUpload(req, res, f.kind, note);
     forward(req, res, f, note);
   });
+
+  // An upload whose bytes change on the way: the registry gets half of them, or one flipped.
+  function mangleUpload(req: IncomingMessage, res: ServerResponse, kind: "truncate" | "corrupt", note: (o: string) => void): void {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      let body = Buffer.concat(chunks);
+      if (kind === "truncate") body = body.subarray(0, body.length >> 1);
+      else if (body.length > 0) body[body.length >> 1] ^= 0xff;
+      const headers = { ...req.headers, host: upstream, "content-length": String(body.length) };
+      delete headers["transfer-encoding"];
+      delete headers.authorization;
+      const up = request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers }, (ur) => {
+        note(`fault ${kind} (request body) → ${ur.statusCode}`);
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on("error", () => res.socket?.destroy());
+      up.end(body);
+    });
+  }
 
   function forward(req: IncomingMessage, res: ServerResponse, f: Fault | undefined, note: (o: string) => void): void {
     const headers = { ...req.headers, host: upstream };
     delete headers.authorization; // the proxy's own tokens mean nothing upstream
-    const up = request({ host: upstream.split(":")[0], port: Number(upstream.split(":")[1]), method: req.method, path: req.url, headers }, (ur) => {
+    const up = request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers }, (ur) => {
       const h: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(ur.headers)) if (v !== undefined) h[k] = v;
       if (typeof h.location === "string") h.location = h.location.replace(`//${upstream}/`, `//${self}/`);
@@ -193,4 +220,54 @@ export async function startFaultProxy(upstream: string, opts: ProxyOptions = {})
 
 function hasBody(req: IncomingMessage): boolean {
   return Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+}
+
+// ---- kiln runs -------------------------------------------------------------------------------
+
+export const ROOT = join(import.meta.dir, "..", "..");
+
+export interface KilnRun {
+  child: ChildProcess;
+  /** stdout + stderr so far. */
+  output(): string;
+  done: Promise<{ code: number | null; signal: string | null; out: string; err: string; ms: number }>;
+}
+
+/**
+ * `kiln ARGS` from source on Bun, asynchronously (the proxy lives in this process, so a
+ * blocking spawnSync would stall it). Killed after `timeoutMs`, so no run outlives its test.
+ */
+export function startKiln(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): KilnRun {
+  const t0 = Date.now();
+  const child = spawn(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "mod.ts"), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: "1", KILN_REGISTRY_RETRIES: "2", KILN_REGISTRY_RETRY_DELAY_MS: "20", KILN_REGISTRY_TIMEOUT_MS: "1000", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (c: Buffer) => (out += c));
+  child.stderr!.on("data", (c: Buffer) => (err += c));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const done = new Promise<{ code: number | null; signal: string | null; out: string; err: string; ms: number }>((resolve) => {
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, out, err, ms: Date.now() - t0 });
+    });
+  });
+  return { child, output: () => out + err, done };
+}
+
+/** A build context directory with a Dockerfile (and files). */
+export function makeContext(dir: string, dockerfile: string, files: Record<string, string> = {}): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "Dockerfile"), dockerfile);
+  for (const [f, c] of Object.entries(files)) writeFileSync(join(dir, f), c);
+  return dir;
+}
+
+/** Run skopeo (against loopback registries only); status and output, never throws. */
+export function skopeoRun(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync("skopeo", ["--insecure-policy", ...args], { encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }

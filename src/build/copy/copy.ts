@@ -39,6 +39,17 @@ function clean(abs: string): string[] {
 const baseName = (p: string) => p.split("/").filter((s) => s !== "").pop() ?? "";
 
 export async function copyInto(spec: CopySpec): Promise<CopyResult> {
+  try {
+    return await copyIntoUnchecked(spec);
+  } catch (e) {
+    // An errno from the file system (a file vanished, EACCES as non-root, ENOSPC) is the user's
+    // to act on; the message carries the paths.
+    if (e instanceof KilnError || typeof (e as NodeJS.ErrnoException)?.code !== "string") throw e;
+    throw new KilnError(`${spec.isAdd ? "ADD" : "COPY"} failed: ${(e as Error).message}`);
+  }
+}
+
+async function copyIntoUnchecked(spec: CopySpec): Promise<CopyResult> {
   const cmd = spec.isAdd ? "ADD" : "COPY";
   const heredocs = spec.heredocs ?? [];
   if (spec.sources.length === 0 && heredocs.length === 0) throw new KilnError(`${cmd} needs at least one source`);
@@ -235,7 +246,11 @@ class Writer {
       fs.linkSync(first, h);
       return;
     }
-    fs.copyFileSync(src, h, fs.constants.COPYFILE_EXCL);
+    try {
+      fs.copyFileSync(src, h, fs.constants.COPYFILE_EXCL);
+    } catch (e) {
+      throw new KilnError(`${this.cmd} failed: cannot copy "${name}": ${(e as Error).message}`);
+    }
     if (key) this.links.set(key, h);
     this.meta(h, o, st.mode & 0o7777, st.atimeMs / 1000, st.mtimeMs / 1000, false);
   }

@@ -3,14 +3,20 @@
 // they are listed with their --checksum (if any), and the cache decides what an unpinned URL means.
 import fs from "node:fs";
 import { createHash } from "node:crypto";
+import { KilnError } from "../../util/errors.ts";
 import { parseChecksum } from "./remote.ts";
 import { enumerateSources } from "./sources.ts";
 import type { CopySpec, SourceEntry } from "./types.ts";
 
-function digestFile(path: string): string {
+function digestFile(path: string, name: string, cmd: string): string {
   const hash = createHash("sha256");
   const buf = Buffer.allocUnsafe(1 << 20);
-  const fd = fs.openSync(path, "r");
+  let fd: number;
+  try {
+    fd = fs.openSync(path, "r");
+  } catch (e) {
+    throw new KilnError(`${cmd} failed: cannot read "${name}": ${(e as Error).message}`);
+  }
   try {
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
@@ -25,12 +31,15 @@ function digestFile(path: string): string {
 
 export async function describeSources(spec: CopySpec): Promise<SourceEntry[]> {
   const out: SourceEntry[] = [];
+  const cmd = spec.isAdd ? "ADD" : "COPY";
   const owner = (st: fs.Stats) => (spec.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
   const add = (path: string, host: string, st: fs.Stats, link?: string) => {
     const base = { path, mode: st.mode & 0o7777, ...owner(st), mtime: Math.floor(st.mtimeMs / 1000) };
     if (st.isDirectory()) out.push({ ...base, type: "dir", size: 0 });
     else if (st.isSymbolicLink()) out.push({ ...base, type: "symlink", size: 0, link: link ?? fs.readlinkSync(host) });
-    else out.push({ ...base, type: "file", size: st.size, digest: digestFile(host) });
+    // Opening a FIFO would block forever; copyInto refuses these with the same message.
+    else if (!st.isFile()) throw new KilnError(`${cmd}: "${path}" is a special file (device, fifo or socket); only files, directories and symlinks can be copied`);
+    else out.push({ ...base, type: "file", size: st.size, digest: digestFile(host, path, cmd) });
   };
   for (const g of enumerateSources(spec)) {
     if (g.url) {

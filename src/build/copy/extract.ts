@@ -30,7 +30,7 @@ export async function extractTar(tar: AsyncIterable<Uint8Array>, destHost: strin
         await x.entry(header, body);
       } catch (e) {
         if (e instanceof KilnError) throw e;
-        throw new KilnError(`${opts.what}: cannot extract "${header.name}": ${(e as Error).message}`);
+        throw new KilnError(`${opts.what}: cannot extract ${JSON.stringify(header.name)}: ${(e as Error).message}`);
       }
     }
   } catch (e) {

@@ -159,7 +159,12 @@ class Enumerator {
 
   /** Walk below a directory; returns whether anything was included (for re-included children). */
   private walk(dirReal: string, sub: string, out: Walked[]): boolean {
-    const names = fs.readdirSync(this.host(dirReal)).sort();
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.host(dirReal)).sort();
+    } catch (e) {
+      throw new KilnError(`${this.cmd} failed: cannot read directory "${dirReal || "."}": ${(e as Error).message}`);
+    }
     let any = false;
     for (const name of names) {
       const real = dirReal === "" ? name : dirReal + "/" + name;

@@ -1,0 +1,174 @@
+// The layer cache end to end (issue 7): rebuilds reproduce the first build exactly, cache hits
+// never unpack or run anything, and each kind of change invalidates exactly the steps it should.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { baseImages, registry, type BaseImageRefs, type RegistryHandle } from "../env.ts";
+import { imageFiles } from "./image-files.ts";
+
+const root = join(import.meta.dir, "..", "..");
+const tmp = mkdtempSync(join(tmpdir(), "kiln-cache-e2e-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let reg: RegistryHandle;
+let bases: BaseImageRefs;
+beforeAll(async () => {
+  reg = await registry();
+  bases = await baseImages();
+});
+
+let n = 0;
+interface Built { code: number | null; err: string; report: { stage: number; hit: boolean; instruction: string }[] }
+function build(ctx: string, dest: string, args: string[]): Built {
+  const report = join(tmp, `report-${++n}.json`);
+  const r = spawnSync(join(root, "node_modules", ".bin", "bun"), [join(root, "mod.ts"), "build", "-c", ctx, "-d", dest, "--cache-report", report, ...args], { encoding: "utf8" });
+  let rows = [];
+  try {
+    rows = JSON.parse(readFileSync(report, "utf8"));
+  } catch { /* no report when the build failed */ }
+  return { code: r.status, err: r.stderr, report: rows };
+}
+const hm = (b: Built) => b.report.map((r) => (r.hit ? "H" : "M")).join("");
+
+test("RUN date gives the same date on a rebuild, and the same image", async () => {
+  const ctx = join(tmp, "date");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), "ARG BASE\nFROM $BASE\nRUN date +%s.%N > /date\nRUN sleep 1; date +%s.%N > /date2\n");
+  const dest = `${reg.host}/cache/date:1`;
+  const a = build(ctx, dest, ["--cache", "--build-arg", `BASE=${bases.busybox}`]);
+  expect(a.code).toBe(0);
+  expect(hm(a)).toBe("MM");
+  const first = await imageFiles(dest);
+  const b = build(ctx, `${reg.host}/cache/date:2`, ["--cache", "--cache-repo", `${reg.host}/cache/date/cache`, "--build-arg", `BASE=${bases.busybox}`]);
+  expect(b.code).toBe(0);
+  expect(hm(b)).toBe("HH");
+  expect(b.err).not.toContain("unpacked"); // a fully cached build never touches a filesystem
+  const second = await imageFiles(`${reg.host}/cache/date:2`);
+  expect(second.content.get("date")).toBe(first.content.get("date")!);
+  expect(second.content.get("date2")).toBe(first.content.get("date2")!);
+  expect([...second.files]).toEqual([...first.files]);
+});
+
+test("--reproducible: a fully cached rebuild has the cold build's digest", async () => {
+  const ctx = join(tmp, "repro");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), "ARG BASE\nFROM $BASE\nRUN echo one > /one\nCOPY Dockerfile /df\nENV A=b\nRUN echo two > /two\n");
+  const args = ["--cache", "--reproducible", "--build-arg", `BASE=${bases.busybox}`, "--cache-repo", `${reg.host}/cache/repro-cache`];
+  const a = build(ctx, `${reg.host}/cache/repro:a`, args);
+  const b = build(ctx, `${reg.host}/cache/repro:b`, args);
+  expect(a.code).toBe(0);
+  expect(b.code).toBe(0);
+  expect(hm(b)).toBe("HHH");
+  expect((await imageFiles(`${reg.host}/cache/repro:b`)).digest).toBe((await imageFiles(`${reg.host}/cache/repro:a`)).digest);
+});
+
+// One Dockerfile exercising every input a key depends on. Steps with a filesystem effect,
+// in report order: dep RUN | COPY app | RUN $V | COPY --from=dep | COPY to $D | RUN $E
+const INVALIDATION = `ARG BASE
+FROM $BASE AS dep
+ARG DEPV=1
+RUN echo "dep $DEPV" > /dep
+
+FROM $BASE
+ARG V=1
+ENV E=1
+COPY app/ /app/
+RUN echo "v=$V" > /v
+COPY --from=dep /dep /dep
+ARG D=/dest
+COPY f.txt $D/f.txt
+RUN echo "e=$E" > /e && ls -l /app > /app-listing
+`;
+
+function invalidationContext(name: string): string {
+  const ctx = join(tmp, name);
+  mkdirSync(join(ctx, "app"), { recursive: true });
+  writeFileSync(join(ctx, "Dockerfile"), INVALIDATION);
+  writeFileSync(join(ctx, ".dockerignore"), "**/*.log\n");
+  writeFileSync(join(ctx, "app", "a.txt"), "a\n");
+  writeFileSync(join(ctx, "app", "b.txt"), "b\n");
+  writeFileSync(join(ctx, "app", "debug.log"), "log 1\n");
+  writeFileSync(join(ctx, "f.txt"), "f\n");
+  return ctx;
+}
+
+interface Change {
+  name: string;
+  /** Mutate the context and return extra build args (base and args of the changed build). */
+  apply(ctx: string): string[];
+  expect: string;
+}
+
+const CHANGES: Change[] = [
+  { name: "copied file content", apply: (c) => (writeFileSync(join(c, "app", "a.txt"), "A\n"), []), expect: "HMMMMM" },
+  { name: "copied file renamed", apply: (c) => (renameSync(join(c, "app", "a.txt"), join(c, "app", "c.txt")), []), expect: "HMMMMM" },
+  { name: "copied file chmod", apply: (c) => (chmodSync(join(c, "app", "a.txt"), 0o755), []), expect: "HMMMMM" },
+  { name: "file added", apply: (c) => (writeFileSync(join(c, "app", "new.txt"), "new\n"), []), expect: "HMMMMM" },
+  { name: "ignored file changed", apply: (c) => (writeFileSync(join(c, "app", "debug.log"), "log 2\n"), []), expect: "HHHHHH" },
+  { name: "build arg used by a RUN", apply: () => ["--build-arg", "V=2"], expect: "HHMMMM" },
+  { name: "ENV before a RUN", apply: (c) => (writeFileSync(join(c, "Dockerfile"), INVALIDATION.replace("ENV E=1", "ENV E=2")), []), expect: "HMMMMM" },
+  { name: "base image digest", apply: () => ["--build-arg", `BASE=${bases.busyboxV2s2}`], expect: "MMMMMM" },
+  { name: "stage used by COPY --from", apply: () => ["--build-arg", "DEPV=2"], expect: "MHHMMM" },
+  { name: "COPY destination from $VAR", apply: () => ["--build-arg", "D=/other"], expect: "HHHHMM" },
+];
+
+describe("each change invalidates exactly the steps it should", () => {
+  for (const change of CHANGES) {
+    test(change.name, async () => {
+      const slug = change.name.toLowerCase().replace(/\W+/g, "-").replace(/^-+|-+$/g, "");
+      const ctx = invalidationContext(slug);
+      const cacheRepo = `${reg.host}/inval/${slug}/cache`;
+      const base = ["--build-arg", `BASE=${bases.busybox}`];
+      const first = build(ctx, `${reg.host}/inval/${slug}:first`, [...base, "--cache", "--cache-repo", cacheRepo]);
+      expect(first.code).toBe(0);
+      expect(hm(first)).toBe("MMMMMM");
+      const extra = change.apply(ctx);
+      const cached = build(ctx, `${reg.host}/inval/${slug}:cached`, [...base, ...extra, "--cache", "--cache-repo", cacheRepo]);
+      expect(cached.err).not.toContain("internal error");
+      expect(cached.code).toBe(0);
+      expect(hm(cached)).toBe(change.expect);
+      // The image built from cache equals a no-cache build of the same inputs, file for file.
+      const fresh = build(ctx, `${reg.host}/inval/${slug}:fresh`, [...base, ...extra]);
+      expect(fresh.code).toBe(0);
+      const a = await imageFiles(`${reg.host}/inval/${slug}:cached`);
+      const b = await imageFiles(`${reg.host}/inval/${slug}:fresh`);
+      expect([...a.files]).toEqual([...b.files]);
+      expect(a.config).toEqual(b.config);
+    });
+  }
+});
+
+test("a cached build with a changed context copies it fresh (no stale layer)", async () => {
+  const ctx = invalidationContext("stale");
+  const cacheRepo = `${reg.host}/stale/cache`;
+  const base = ["--build-arg", `BASE=${bases.busybox}`, "--cache", "--cache-repo", cacheRepo];
+  expect(build(ctx, `${reg.host}/stale:1`, base).code).toBe(0);
+  writeFileSync(join(ctx, "app", "a.txt"), "changed\n");
+  expect(build(ctx, `${reg.host}/stale:2`, base).code).toBe(0);
+  expect((await imageFiles(`${reg.host}/stale:2`)).content.get("app/a.txt")).toBe("changed\n");
+  cpSync(ctx, ctx + "-copy", { recursive: true }); // a fresh checkout elsewhere hits the same entries
+  const again = build(ctx + "-copy", `${reg.host}/stale:3`, base);
+  expect(hm(again)).toBe("HHHHHH");
+});
+
+test("debian: a rebuild from empty local state does not run apt again", async () => {
+  const deb = (await baseImages({ debian: true })).debian!;
+  const ctx = join(tmp, "apt");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), "ARG BASE\nFROM $BASE\nRUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*\nRUN make --version | head -1 > /make-version\n");
+  const args = ["--cache", "--reproducible", "--build-arg", `BASE=${deb}`, "--cache-repo", `${reg.host}/cache/apt-cache`];
+  const cold = build(ctx, `${reg.host}/cache/apt:cold`, args);
+  expect(cold.code).toBe(0);
+  expect(cold.err).toContain("Setting up make");
+  const warm = build(ctx, `${reg.host}/cache/apt:warm`, args);
+  expect(warm.code).toBe(0);
+  expect(hm(warm)).toBe("HH");
+  expect(warm.err).not.toContain("Setting up make"); // apt never ran
+  expect(warm.err).not.toContain("unpacked"); // the rootfs was never unpacked
+  const a = await imageFiles(`${reg.host}/cache/apt:cold`);
+  const b = await imageFiles(`${reg.host}/cache/apt:warm`);
+  expect(b.digest).toBe(a.digest);
+  expect(b.content.get("make-version")).toMatch(/^GNU Make/);
+});
