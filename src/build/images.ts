@@ -1,7 +1,7 @@
 // Where stage bases and COPY --from images come from (registry, OCI layout, scratch), and
 // turning an image's layers into a directory. Downloaded blobs are kept in the workspace so a
 // base used by two stages is fetched once.
-import { createReadStream, createWriteStream, existsSync, renameSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 import { applyLayer } from "../fs/unpack.ts";
@@ -58,14 +58,20 @@ export async function localLayerPath(layer: Layer, blobDir: string): Promise<str
   if (layer.path) return layer.path;
   const file = join(blobDir, layer.digest.replace(":", "-"));
   if (existsSync(file)) return file;
-  const tmp = `${file}.part`;
+  const tmp = `${file}.${process.pid}-${Math.random().toString(36).slice(2)}.part`;
   const out = createWriteStream(tmp);
-  for await (const chunk of await layer.open()) {
-    if (!out.write(chunk)) await once(out, "drain");
+  try {
+    for await (const chunk of await layer.open()) {
+      if (!out.write(chunk)) await once(out, "drain");
+    }
+    out.end();
+    await once(out, "finish");
+    renameSync(tmp, file); // complete and digest-verified (open() checks while reading)
+  } catch (e) {
+    out.destroy();
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  out.end();
-  await once(out, "finish");
-  renameSync(tmp, file);
   return file;
 }
 

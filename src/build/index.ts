@@ -15,19 +15,22 @@ import { parseDestinations, writeOutputs } from "./outputs.ts";
 import { StageBuilder, type CacheUse, type StageResult, type StepReport } from "./stage.ts";
 import { inferCacheRepo, openCacheStore } from "../cache/index.ts";
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createWorkspace } from "./workspace.ts";
 import { parsePlatform } from "../dockerfile/platform.ts";
 
 export interface BuildResult {
   image: Image;
   digest: string;
+  /** One row per filesystem step (cache hit or miss). */
+  report: StepReport[];
 }
 
 export async function build(opts: BuildOptions, logger = new Logger(opts.verbosity, opts.logFormat)): Promise<BuildResult> {
   const t0 = performance.now();
   const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
-  const ws = createWorkspace(opts.root && opts.root !== "/" ? opts.root : undefined);
+  const ws = createWorkspace(opts.root && opts.root !== "/" ? opts.root : undefined, opts.cacheDir ? join(opts.cacheDir, "blobs") : undefined);
   try {
     const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
@@ -57,6 +60,7 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
       if (cache) await Promise.all(cache.pending);
     }
     const final = results.get(plan.target)!;
+    if (opts.dryRun) return { image: final.image, digest: "", report };
     const image = finalize(final.image, opts);
     const mountFrom = [...final.sources, ...(cache?.store.repository ? [cache.store.repository.context()] : [])];
     await writeOutputs(image, opts, client, log, mountFrom);
@@ -69,7 +73,7 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
     log.info(`built ${image.manifestDigest} (${image.layers.length} layers, ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
       event: "built", digest: image.manifestDigest, layers: image.layers.length, size,
     });
-    return { image, digest: image.manifestDigest };
+    return { image, digest: image.manifestDigest, report };
   } finally {
     ws.dispose();
   }

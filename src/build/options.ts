@@ -47,5 +47,7 @@ export interface BuildOptions {
   verbosity: "error" | "warn" | "info" | "debug" | "trace";
   logFormat: LogFormat;
   customPlatform?: string;
+  /** `kiln plan`: compute keys and probe the cache, build nothing. */
+  dryRun?: boolean;
 }
 

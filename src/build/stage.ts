@@ -113,6 +113,7 @@ export class StageBuilder {
     log.info(`${this.prefix}${label} FROM ${this.stage.base}`, { event: "stage", stage: this.stage.index, name: this.stage.name, base: this.stage.base });
     const steps = await this.plan([...triggers, ...this.stage.instructions]);
     await this.probe(steps);
+    if (this.env.opts.dryRun) return this.dryRun(steps);
     // Hits always form a prefix: every key after a miss chains from a key that was never stored.
     for (const [i, step] of steps.entries()) {
       const t0 = performance.now();
@@ -138,6 +139,15 @@ export class StageBuilder {
     await this.snap?.close();
     const key = steps.length > 0 ? steps[steps.length - 1]!.key : this.baseKey;
     return { image: this.finish(), scope: this.scope, rootfs: this.rootfs, sources: this.sources, key };
+  }
+
+  /** `kiln plan`: report what would hit, touch nothing. */
+  private dryRun(steps: Step[]): StageResult {
+    for (const [i, s] of steps.entries()) {
+      if (s.fsStep) this.env.report.push({ stage: this.stage.index, step: i + 1, instruction: s.ins.original, key: this.env.cache ? s.key : undefined, hit: !!s.hit, seconds: 0 });
+    }
+    const key = steps.length > 0 ? steps[steps.length - 1]!.key : this.baseKey;
+    return { image: this.base, scope: this.scope, sources: this.sources, key };
   }
 
   /** Config after each metadata step, computed while planning. */

@@ -18,16 +18,17 @@ export interface Workspace {
 }
 
 /** KILN_WORKDIR (or the system temp dir) holds the build dirs; it must allow devices and xattrs. */
-export function createWorkspace(parent = process.env.KILN_WORKDIR || tmpdir()): Workspace {
+export function createWorkspace(parent = process.env.KILN_WORKDIR || tmpdir(), blobDir?: string): Workspace {
   mkdirSync(parent, { recursive: true });
   const dir = mkdtempSync(join(parent, "kiln-build-"));
   // A rootfs is "/" for RUN commands of any user: its directories must be traversable.
   chmodSync(dir, 0o755);
   const dispose = removeOnExit(dir);
   const layers = join(dir, "layers");
-  const blobs = join(dir, "blobs");
+  // --cache-dir keeps downloaded base layers (by digest) across builds.
+  const blobs = blobDir ?? join(dir, "blobs");
   mkdirSync(layers);
-  mkdirSync(blobs);
+  mkdirSync(blobs, { recursive: true });
   let n = 0;
   return {
     dir,

@@ -8,9 +8,9 @@ import { UsageError } from "../util/errors.ts";
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
-export function buildCommand(run: (opts: BuildOptions) => Promise<void>) {
-  return new Command("build")
-    .description("build an image from a Dockerfile and push it (kaniko's executor)")
+export function buildCommand(run: (opts: BuildOptions) => Promise<void>, name = "build", description = "build an image from a Dockerfile and push it (kaniko's executor)") {
+  return new Command(name)
+    .description(description)
     .option("-f, --dockerfile <path>", "Dockerfile, relative to the context or absolute; - for stdin", "Dockerfile")
     .option("-c, --context <path>", "build context: directory, dir://PATH, .tar[.gz] file or tar://stdin", ".")
     .option("--context-sub-path <path>", "use this sub-directory of the context")

@@ -6,6 +6,7 @@ import { commit, version } from "../version.ts";
 import { buildCommand } from "./build.ts";
 import { copyCommand } from "./copy.ts";
 import { parseCommand } from "./parse.ts";
+import { warmCommand } from "./warm.ts";
 import type { BuildOptions } from "../build/options.ts";
 
 // commander prints "error: ..."; kiln's errors all read "kiln: ...".
@@ -23,7 +24,8 @@ export function program(): Command {
     .action(() => {
       console.log(`kiln ${version}\ncommit ${commit}\nruntime ${runtimeVersion()}`);
     });
-  for (const sub of [buildCommand(runBuild), parseCommand(), copyCommand()]) {
+  const planCmd = buildCommand(runPlan, "plan", "show which steps of a build would be cache hits, without building (takes build's flags)");
+  for (const sub of [buildCommand(runBuild), planCmd, parseCommand(), copyCommand(), warmCommand()]) {
     p.addCommand(sub.exitOverride().configureOutput(OUTPUT).showHelpAfterError("(run with --help for usage)"));
   }
   return p;
@@ -32,6 +34,16 @@ export function program(): Command {
 async function runBuild(opts: BuildOptions): Promise<void> {
   const { build } = await import("../build/index.ts");
   await build(opts);
+}
+
+async function runPlan(opts: BuildOptions): Promise<void> {
+  const { build } = await import("../build/index.ts");
+  const { report } = await build({ ...opts, dryRun: true, noPush: true });
+  for (const r of report) {
+    const state = opts.cache ? (r.hit ? "HIT " : "MISS") : "RUN ";
+    console.log(`stage ${r.stage} step ${String(r.step).padStart(2)}  ${state}  ${r.key ? r.key.slice(0, 12) : "-"}  ${r.instruction}`);
+  }
+  if (opts.cache) console.log(`${report.filter((r) => r.hit).length} of ${report.length} steps would be cache hits`);
 }
 
 /** Parse argv, run, and exit with a code that reflects what happened. */

@@ -258,7 +258,9 @@ export class RegistryClient {
           reauthed = true;
           continue;
         }
-        if (attempt + 1 >= attempts || !isRetryable(e)) throw e;
+        if (attempt + 1 >= attempts || !isRetryable(e) && !isDamagedUpload(e)) throw e;
+        // The PUTs themselves are sent without retries (a stream is sent once): back off here.
+        await this.transport.backoff(attempt, e instanceof RegistryError ? e.retryAfter : undefined, `upload ${src.digest}: ${(e as Error).message}`);
       }
     }
   }
@@ -328,6 +330,11 @@ function once(f: () => ReadableStream<Uint8Array>): () => ReadableStream<Uint8Ar
   };
 }
 
+/** The registry got different bytes than we sent (damaged on the way): our copy is fine, send it again. */
+function isDamagedUpload(e: unknown): boolean {
+  return e instanceof RegistryError && e.status === 400 && (e.code === "DIGEST_INVALID" || e.code === "SIZE_INVALID" || e.code === "BLOB_UPLOAD_INVALID");
+}
+
 function isRetryable(e: unknown): boolean {
   if (e instanceof RegistryError) return e.status === 0 || e.status >= 500 || e.status === 429;
   return !(e instanceof KilnError);
@@ -357,5 +364,6 @@ function contentType(res: Response): string {
 export async function fail(res: Response, what: string, ref: Reference): Promise<RegistryError> {
   const d = await errorDetail(res);
   if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED");
-  return new RegistryError(`${what}: registry ${ref.registry} answered ${res.status}${d.text ? ` (${d.text})` : ""} [${stripQuery(res.url || "")}]`.replace(/ \[\]$/, ""), res.status, d.code);
+  const msg = `${what}: registry ${ref.registry} answered ${res.status}${d.text ? ` (${d.text})` : ""} [${stripQuery(res.url || "")}]`.replace(/ \[\]$/, "");
+  return new RegistryError(msg, res.status, d.code, res.headers.get("retry-after") ?? undefined);
 }

@@ -8,6 +8,8 @@ export class RegistryError extends KilnError {
     readonly status: number,
     /** First distribution-spec error code in the body ("MANIFEST_UNKNOWN", "DENIED"…), if any. */
     readonly code?: string,
+    /** The Retry-After header of a 429/503, for callers that retry on their own. */
+    readonly retryAfter?: string,
   ) {
     super(message);
     this.name = "RegistryError";

@@ -172,3 +172,37 @@ test("debian: a rebuild from empty local state does not run apt again", async ()
   expect(b.digest).toBe(a.digest);
   expect(b.content.get("make-version")).toMatch(/^GNU Make/);
 });
+
+test("kiln plan shows hits and misses without building", () => {
+  const ctx = join(tmp, "plan");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), "ARG BASE\nFROM $BASE\nRUN echo a > /a\nCOPY Dockerfile /df\n");
+  const args = ["-c", ctx, "-d", `${reg.host}/cache/plan:1`, "--cache", "--build-arg", `BASE=${bases.busybox}`];
+  const kiln = (cmd: string) => spawnSync(join(root, "node_modules", ".bin", "bun"), [join(root, "mod.ts"), cmd, ...args], { encoding: "utf8" });
+  const before = kiln("plan");
+  expect(before.status).toBe(0);
+  expect(before.stdout).toMatch(/step +1 +MISS +[0-9a-f]{12} +RUN echo a > \/a/);
+  expect(before.stdout).toContain("0 of 2 steps would be cache hits");
+  expect(before.stderr).not.toContain("unpacked");
+  expect(kiln("build").status).toBe(0);
+  const after = kiln("plan");
+  expect(after.stdout).toContain("2 of 2 steps would be cache hits");
+});
+
+test("--cache-dir: layers warmed by `kiln warm` are not downloaded again", async () => {
+  const cacheDir = join(tmp, "warm-cache");
+  const bun = join(root, "node_modules", ".bin", "bun");
+  const w = spawnSync(bun, [join(root, "mod.ts"), "warm", "--image", bases.busybox, "--cache-dir", cacheDir], { encoding: "utf8" });
+  expect(w.stderr).toBe("");
+  expect(w.status).toBe(0);
+  const layer = (await imageFiles(bases.busybox)).digest; // also proves the image is readable
+  expect(layer).toMatch(/^sha256:/);
+  const ctx = join(tmp, "warm");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), "ARG BASE\nFROM $BASE\nRUN echo warm > /w\n");
+  const blobGets = () => readFileSync(reg.logFile, "utf8").split("\n").filter((l) => /GET \/v2\/busybox\/blobs\/sha256:/.test(l)).length;
+  const before = blobGets();
+  const b = build(ctx, `${reg.host}/cache/warm:1`, ["--cache-dir", cacheDir, "--build-arg", `BASE=${bases.busybox}`]);
+  expect(b.code).toBe(0);
+  expect(blobGets()).toBe(before + 1); // the config blob only; the layer came from --cache-dir
+});

@@ -30,6 +30,16 @@ function digestFile(path: string, name: string, cmd: string): string {
 }
 
 export async function describeSources(spec: CopySpec): Promise<SourceEntry[]> {
+  try {
+    return describeUnchecked(spec);
+  } catch (e) {
+    // As in copyInto: an errno (a file vanished, EACCES as non-root) names its path.
+    if (e instanceof KilnError || typeof (e as NodeJS.ErrnoException)?.code !== "string") throw e;
+    throw new KilnError(`${spec.isAdd ? "ADD" : "COPY"} failed: ${(e as Error).message}`);
+  }
+}
+
+function describeUnchecked(spec: CopySpec): SourceEntry[] {
   const out: SourceEntry[] = [];
   const cmd = spec.isAdd ? "ADD" : "COPY";
   const owner = (st: fs.Stats) => (spec.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
