@@ -25,8 +25,11 @@ detect_target() {
     *) die "unsupported architecture $(uname -m): kiln is built for x86_64 and aarch64" ;;
   esac
   libc=""
-  # musl: its loader is on disk, or ldd (musl's ldd is the loader) says so.
-  if ls /lib/ld-musl-* >/dev/null 2>&1 || { command -v ldd >/dev/null 2>&1 && ldd --version 2>&1 | grep -qi musl; }; then
+  # glibc answers getconf GNU_LIBC_VERSION (a glibc host may still have /lib/ld-musl-* from a
+  # musl package); otherwise musl if ldd (musl's ldd is its loader) says so or its loader exists.
+  if command -v getconf >/dev/null 2>&1 && getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
+    libc=""
+  elif { command -v ldd >/dev/null 2>&1 && ldd --version 2>&1 | grep -qi musl; } || ls /lib/ld-musl-* >/dev/null 2>&1; then
     libc=-musl
   fi
   echo "linux-$arch$libc"

@@ -76,9 +76,10 @@ export async function localLayerPath(layer: Layer, blobDir: string): Promise<str
 }
 
 /** Apply layers in order onto `dir` (an empty directory, or one holding earlier layers). */
-export async function unpackLayers(layers: readonly Layer[], dir: string, blobDir: string, warn: (m: string) => void): Promise<void> {
+export async function unpackLayers(layers: readonly Layer[], dir: string, blobDir: string, warn: (m: string) => void, protect?: readonly string[]): Promise<void> {
+  const keep = protect?.map((p) => p.replace(/^\/+/, ""));
   for (const layer of layers) {
     const path = await localLayerPath(layer, blobDir);
-    await applyLayer(dir, createReadStream(path, { highWaterMark: 1 << 20 }), { mediaType: layer.mediaType, source: layer.digest, onWarning: warn });
+    await applyLayer(dir, createReadStream(path, { highWaterMark: 1 << 20 }), { mediaType: layer.mediaType, source: layer.digest, onWarning: warn, protect: keep });
   }
 }

@@ -15,8 +15,10 @@ import { parseDestinations, writeOutputs } from "./outputs.ts";
 import { StageBuilder, type CacheUse, type StageResult, type StepReport } from "./stage.ts";
 import { inferCacheRepo, openCacheStore } from "../cache/index.ts";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { isCompiled } from "../runtime/index.ts";
 import { createWorkspace } from "./workspace.ts";
+import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
 import { parsePlatform } from "../dockerfile/platform.ts";
 
 export interface BuildResult {
@@ -30,7 +32,8 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
   const t0 = performance.now();
   const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
-  const ws = createWorkspace(opts.root && opts.root !== "/" ? opts.root : undefined, opts.cacheDir ? join(opts.cacheDir, "blobs") : undefined);
+  checkRootFlag(opts.root, opts.force);
+  const ws = createWorkspace(workspaceParent(opts), opts.cacheDir ? join(opts.cacheDir, "blobs") : undefined);
   try {
     const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
@@ -49,10 +52,12 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
     const now = new Date();
     const cache = opts.cache ? openCache(opts, client, log) : undefined;
     const report: StepReport[] = [];
+    const inContainer = opts.root === "/" ? { stage: plan.target, ignore: inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }) } : undefined;
+    if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
     try {
       for (const [i, index] of plan.order.entries()) {
         if (interrupted.aborted) throw new KilnError("interrupted", 130);
-        const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report }, index);
+        const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer }, index);
         results.set(index, await builder.build());
       }
     } finally {
@@ -77,6 +82,13 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
   } finally {
     ws.dispose();
   }
+}
+
+/** --root DIR holds the build's files; in-container mode keeps them in kiln's own directory. */
+function workspaceParent(opts: BuildOptions): string | undefined {
+  if (process.env.KILN_WORKDIR) return process.env.KILN_WORKDIR;
+  if (opts.root === "/") return isCompiled() ? join(dirname(process.execPath), "workspace") : undefined;
+  return opts.root;
 }
 
 function openCache(opts: BuildOptions, client: RegistryClient, log: Logger): CacheUse {

@@ -69,6 +69,8 @@ export interface StageEnv {
   now: Date;
   cache?: CacheUse;
   report: StepReport[];
+  /** In-container mode: the target stage builds in "/", sparing these paths. */
+  inContainer?: { stage: number; ignore: string[] };
 }
 
 /** A step after expansion, with the config it sees and its cache key. */
@@ -429,10 +431,11 @@ export class StageBuilder {
   private async ensureRootfs(): Promise<string> {
     if (this.rootfs) return this.rootfs;
     const { ws, log, opts } = this.env;
-    const dir = ws.subdir(`stage${this.stage.index}-rootfs`);
+    const here = this.env.inContainer?.stage === this.stage.index ? this.env.inContainer : undefined;
+    const dir = here ? "/" : ws.subdir(`stage${this.stage.index}-rootfs`);
     const t0 = performance.now();
     const layers = [...this.base.layers, ...this.layers];
-    await unpackLayers(layers, dir, ws.blobs, (m) => log.warn(m));
+    await unpackLayers(layers, dir, ws.blobs, (m) => log.warn(m), here?.ignore);
     if (layers.length > 0) {
       log.info(`${this.prefix} unpacked ${layers.length} layer(s) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, { event: "unpack", stage: this.stage.index });
     }
@@ -440,7 +443,7 @@ export class StageBuilder {
       rootfs: dir,
       // The overlay strategy is not finished; "auto" means walk until it is.
       strategy: opts.snapshotMode === "overlay" ? "overlay" : "walk",
-      ignore: [...runnerIgnoredPaths(), INLINE_DIR, ...opts.ignorePaths],
+      ignore: [...runnerIgnoredPaths(), INLINE_DIR, ...opts.ignorePaths, ...(here?.ignore ?? [])],
       compression: opts.compression,
       level: opts.compressionLevel,
       reproducible: opts.reproducible ? { epoch: sourceDateEpoch() } : undefined,

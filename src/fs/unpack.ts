@@ -9,7 +9,7 @@ import type { TarHeader } from "../tar/types.ts";
 import { libcAvailable, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../runtime/libc.ts";
 import { KilnError } from "../util/errors.ts";
 import { decompress, limitUnpacked } from "./compression.ts";
-import { cleanArchivePath, RootResolver } from "./resolve.ts";
+import { cleanArchivePath, RootResolver, splitParent } from "./resolve.ts";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_WHITEOUT = ".wh..wh..opq";
@@ -19,6 +19,11 @@ export interface ApplyOptions {
   onWarning?: (msg: string) => void;
   /** Layer digest, named in errors. */
   source?: string;
+  /**
+   * Rootfs-relative paths (no leading "/") never written or removed, with everything below them:
+   * in-container mode unpacks into "/" and must spare /proc, /kiln, the context and mounts.
+   */
+  protect?: readonly string[];
 }
 
 const O_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -72,6 +77,7 @@ class Unpacker {
 
   async entry(h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
     const rel = cleanArchivePath(h.name, this.opts.source);
+    if (this.isProtected(rel)) return;
     if (rel === "") {
       if (h.type === "dir") this.meta(this.r.root, h, false); // "./" carries the root's own metadata
       return;
@@ -97,6 +103,15 @@ class Unpacker {
       case "fifo":
         return this.special(host, h);
     }
+  }
+
+  private isProtected(rel: string): boolean {
+    const p = this.opts.protect;
+    if (!p || p.length === 0) return false;
+    // A whiteout names the path it removes.
+    const [dir, name] = splitParent(rel);
+    const target = name.startsWith(WHITEOUT_PREFIX) && name !== OPAQUE_WHITEOUT ? (dir ? dir + "/" : "") + name.slice(WHITEOUT_PREFIX.length) : rel;
+    return p.some((q) => target === q || target.startsWith(q + "/"));
   }
 
   private invalidate(): void {

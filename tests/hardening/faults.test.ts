@@ -17,6 +17,7 @@ let plain: FaultProxy;
 let tokened: FaultProxy;
 let ctx: string;
 const matrix: Record<string, Record<string, string>> = {};
+const messages: string[] = [];
 
 beforeAll(async () => {
   requireTool("skopeo", "skopeo");
@@ -36,6 +37,7 @@ afterAll(() => {
   const rows = Object.entries(matrix).map(([phase, cells]) => ({ phase, ...Object.fromEntries(faults.map((f) => [f, cells[f] ?? "-"])) }));
   console.log("\nregistry fault matrix (persistent fault: exit code, attempts at the faulted request, seconds)");
   console.table(rows);
+  console.log(messages.sort().join("\n"));
 });
 
 function build(proxy: FaultProxy, name: string, env: Record<string, string> = {}) {
@@ -63,10 +65,10 @@ interface Expect {
   tokens?: boolean;
 }
 const FAULTS: Record<string, Expect> = {
-  "500": { fault: { kind: "status", status: 500 }, message: /answered 500/, least: [3, 3] },
-  "502": { fault: { kind: "status", status: 502 }, message: /answered 502/, least: [3, 3] },
-  "503": { fault: { kind: "status", status: 503 }, message: /answered 503/, least: [3, 3] },
-  "429+Retry-After": { fault: { kind: "status", status: 429, headers: { "retry-after": "1" } }, message: /answered 429/, least: [3, 3] },
+  "HTTP 500": { fault: { kind: "status", status: 500 }, message: /answered 500/, least: [3, 3] },
+  "HTTP 502": { fault: { kind: "status", status: 502 }, message: /answered 502/, least: [3, 3] },
+  "HTTP 503": { fault: { kind: "status", status: 503 }, message: /answered 503/, least: [3, 3] },
+  "429 Retry-After": { fault: { kind: "status", status: 429, headers: { "retry-after": "1" } }, message: /answered 429/, least: [3, 3] },
   // A rejected token is renewed once; rejected again, the credentials are what is wrong.
   "401 expired token": { fault: { kind: "expire-token" }, message: /unauthorized: registry 127\.0\.0\.1:\d+/, least: [2, 2], tokens: true },
   reset: { fault: { kind: "reset" }, message: /registry 127\.0\.0\.1:\d+: (GET|PUT) /, least: [3, 3] },
@@ -96,6 +98,7 @@ describe.each(Object.keys(PHASES) as Phase[])("persistent faults while %s", (pha
     expect(r.err).toMatch(e.message);
     expect(r.code).toBe(1); // a build failure, not an internal error (70) or a hang (killed)
     const lastLine = r.err.trim().split("\n").at(-1)!;
+    messages.push(`${phase} / ${faultName}: ${lastLine.slice(0, 160)}`);
     expect(lastLine).toMatch(/^kiln: /);
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
     expect(attempts).toBeGreaterThanOrEqual(e.least[phase === "pull base" ? 0 : 1]);
@@ -118,9 +121,9 @@ describe("passing faults are ridden out", () => {
     const pull = PHASES["pull base"];
     const push = PHASES["push image"];
     // In order: each matching request consumes the first rule that still has a shot left.
-    for (const f of ["503", "429+Retry-After", "reset", "truncate", "stall", "500"]) plain.add({ method: pull.method, path: pull.path(name), fault: FAULTS[f]!.fault, times: 1 });
-    for (const f of ["502", "reset", "stall", "429+Retry-After"]) plain.add({ method: push.method, path: push.path(name), fault: FAULTS[f]!.fault, times: 1 });
-    plain.add({ method: "PUT", path: new RegExp(`^/v2/faults/${name}/manifests/`), fault: FAULTS["503"]!.fault, times: 1 });
+    for (const f of ["HTTP 503", "429 Retry-After", "reset", "truncate", "stall", "HTTP 500"]) plain.add({ method: pull.method, path: pull.path(name), fault: FAULTS[f]!.fault, times: 1 });
+    for (const f of ["HTTP 502", "reset", "stall", "429 Retry-After"]) plain.add({ method: push.method, path: push.path(name), fault: FAULTS[f]!.fault, times: 1 });
+    plain.add({ method: "PUT", path: new RegExp(`^/v2/faults/${name}/manifests/`), fault: FAULTS["HTTP 503"]!.fault, times: 1 });
     const b = build(plain, name, { KILN_REGISTRY_RETRIES: "6" });
     const r = await b.run;
     const unused = plain.rules.filter((x) => x.hits !== 1).map((x) => `${x.method} ${x.fault.kind}`);
