@@ -16,7 +16,8 @@ import { basename, dirname, join, resolve } from "node:path";
 
 const root = join(import.meta.dirname, "..");
 const bun = join(root, "node_modules", ".bin", "bun");
-const deno = join(root, "node_modules", ".bin", "deno");
+// Under Deno (the deno.json task) use the running deno itself: Deno treats npm .bin shims specially.
+const deno = process.versions.deno ? process.execPath : join(root, "node_modules", ".bin", "deno");
 /** Release names (the installer's asset names are `kiln-<name>`). kiln is Linux-only (chroot, libc FFI). */
 export const TARGETS = ["linux-x64", "linux-arm64", "linux-x64-musl", "linux-arm64-musl"] as const;
 

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { IgnoreMatcher, loadDockerignore } from "../dockerfile/dockerignore.ts";
-import { KilnError } from "../util/errors.ts";
+import { KilnError, UsageError } from "../util/errors.ts";
 import { decompressAny } from "./copy/archive.ts";
 import { extractTar } from "./copy/extract.ts";
 
@@ -105,15 +105,15 @@ async function extractContext(source: AsyncIterable<Uint8Array>, given: string, 
 /** --context-sub-path: a relative path that must stay inside the context. */
 function subPath(root: string, sub: string): string {
   const rel = path.posix.normalize(sub.replace(/^\/+/, ""));
-  if (rel === ".." || rel.startsWith("../")) throw new KilnError(`--context-sub-path "${sub}" leaves the build context`);
+  if (rel === ".." || rel.startsWith("../")) throw new UsageError(`flag --context-sub-path: "${sub}" leaves the build context`);
   const abs = path.join(root, rel);
   let st: fs.Stats;
   try {
     st = fs.statSync(abs);
   } catch {
-    throw new KilnError(`--context-sub-path "${sub}" does not exist in the build context`);
+    throw new UsageError(`flag --context-sub-path: "${sub}" does not exist in the build context`);
   }
-  if (!st.isDirectory()) throw new KilnError(`--context-sub-path "${sub}" is not a directory`);
+  if (!st.isDirectory()) throw new UsageError(`flag --context-sub-path: "${sub}" is not a directory`);
   return abs;
 }
 
@@ -125,7 +125,7 @@ function findDockerfile(dir: string, arg: string): string {
       if (fs.statSync(c).isFile()) return c;
     } catch {}
   }
-  throw new KilnError(`Dockerfile not found: "${candidates[0]}"${path.isAbsolute(arg) ? "" : ` (-f ${arg} is looked up in the build context ${dir})`}`);
+  throw new UsageError(`flag --dockerfile: Dockerfile not found: "${candidates[0]}"${path.isAbsolute(arg) ? "" : ` (-f ${arg} is looked up in the build context ${dir})`}`);
 }
 
 async function readAll(source: AsyncIterable<Uint8Array>): Promise<string> {

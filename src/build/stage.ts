@@ -80,7 +80,7 @@ interface Step {
   /** Config before the step (RUN's user and cwd come from here). */
   before: ConfigState;
   key: string;
-  /** RUN, COPY, ADD and WORKDIR may change the filesystem: only these are looked up. */
+  /** RUN, COPY, ADD, WORKDIR and VOLUME may change the filesystem: only these are looked up. */
   fsStep: boolean;
   /** Whether the cache may store/serve this step (flags, unpinned URLs). */
   cacheable: boolean;
@@ -101,6 +101,8 @@ export class StageBuilder {
   private snap?: Snapshotter;
   private sources: string[] = [];
   private prefix: string;
+  /** VOLUME paths: later changes below them are not snapshotted. */
+  private volumes: string[] = [];
 
   constructor(private env: StageEnv, stageIndex: number) {
     this.stage = env.plan.stages[stageIndex]!;
@@ -167,7 +169,7 @@ export class StageBuilder {
     for (const ins of instructions) {
       const before = this.state;
       const x = this.scope.expand(ins);
-      const fsStep = x.kind === "run" || x.kind === "copy" || x.kind === "add" || x.kind === "workdir";
+      const fsStep = x.kind === "run" || x.kind === "copy" || x.kind === "add" || x.kind === "workdir" || x.kind === "volume";
       let cacheable = !!cache && (x.kind === "run" ? cache.runLayers : x.kind === "copy" || x.kind === "add" ? cache.copyLayers : true);
       if (cache) {
         const extra = await this.atLine(ins, () => this.keyInputs(x));
@@ -183,7 +185,7 @@ export class StageBuilder {
         });
       }
       const step: Step = { ins, x, before, key, fsStep, cacheable };
-      if (!fsStep || x.kind === "workdir") {
+      if (!fsStep || x.kind === "workdir" || x.kind === "volume") {
         this.state = applyMetadata(this.state, x, this.scope.env());
         this.after.set(step, this.state);
       }
@@ -287,6 +289,9 @@ export class StageBuilder {
       case "workdir":
         layer = await this.atLine(ins, () => this.workdir(x.path, x));
         break;
+      case "volume":
+        layer = await this.atLine(ins, () => this.volume(x.paths, x));
+        break;
       default:
         if (x.kind !== "arg") this.history.push(this.entry(x, true));
         return null;
@@ -384,29 +389,48 @@ export class StageBuilder {
     };
   }
 
-  /** WORKDIR creates the directory (owned by the current USER) when it does not exist. */
+  /** WORKDIR creates the directory, every missing level owned by the current USER (as buildah does). */
   private async workdir(path: string, x: Expanded): Promise<WrittenLayer | null> {
     const rootfs = await this.ensureRootfs();
-    const r = new RootResolver(rootfs);
-    const rel = cleanArchivePath(path);
-    let exists = true;
-    try {
-      r.dir(rel, false);
-    } catch {
-      exists = false;
-    }
-    if (exists || rel === "") {
-      this.history.push(this.entry(x, true));
-      return null;
-    }
-    const real = r.dir(rel, true);
-    const user = this.state.config.User;
-    if (user) {
-      const u = resolveUser(rootfs, user);
-      chownSync(r.host(real), u.uid, u.gid);
-    }
-    const layer = await this.snap!.snapshotPaths([path], this.env.ws.layers);
+    const created = this.makeDirs(rootfs, [path], this.state.config.User);
+    const layer = created.length > 0 ? await this.snap!.snapshotPaths(created, this.env.ws.layers) : null;
     return this.addLayer(layer, x);
+  }
+
+  /**
+   * VOLUME creates missing directories (buildah, kaniko) and, as in buildah, kaniko and Docker's
+   * classic builder, later steps' changes inside a volume are not kept.
+   */
+  private async volume(paths: string[], x: Expanded): Promise<WrittenLayer | null> {
+    const rootfs = await this.ensureRootfs();
+    const created = this.makeDirs(rootfs, paths, undefined);
+    const layer = created.length > 0 ? await this.snap!.snapshotPaths(created, this.env.ws.layers) : null;
+    for (const p of paths) this.volumes.push(posix.resolve("/", p));
+    this.snap!.addIgnored(paths.map((p) => posix.resolve("/", p)));
+    return this.addLayer(layer, x);
+  }
+
+  /** mkdir -p inside the rootfs; returns the rootfs-absolute top directories it created. */
+  private makeDirs(rootfs: string, paths: string[], user: string | undefined): string[] {
+    const owner = user ? resolveUser(rootfs, user) : undefined;
+    const created: string[] = [];
+    for (const path of paths) {
+      const r = new RootResolver(rootfs);
+      const parts = cleanArchivePath(path).split("/").filter(Boolean);
+      let first: string | undefined;
+      for (let i = 1; i <= parts.length; i++) {
+        const rel = parts.slice(0, i).join("/");
+        try {
+          r.dir(rel, false);
+          continue;
+        } catch { /* missing: create it below */ }
+        const real = r.dir(rel, true);
+        if (owner) chownSync(r.host(real), owner.uid, owner.gid);
+        first ??= "/" + real;
+      }
+      if (first) created.push(first);
+    }
+    return created;
   }
 
   private addLayer(layer: WrittenLayer | null, x: Expanded): WrittenLayer | null {
@@ -443,7 +467,9 @@ export class StageBuilder {
       rootfs: dir,
       // The overlay strategy is not finished; "auto" means walk until it is.
       strategy: opts.snapshotMode === "overlay" ? "overlay" : "walk",
-      ignore: [...runnerIgnoredPaths(), INLINE_DIR, ...opts.ignorePaths, ...(here?.ignore ?? [])],
+      // The runner's /etc/hosts and /etc/resolv.conf are bind mounts in its own namespace: the
+      // files in the rootfs stay untouched by RUN, and COPY may legitimately replace them.
+      ignore: [...runnerIgnoredPaths().filter((p) => !p.startsWith("/etc/")), INLINE_DIR, ...opts.ignorePaths, ...(here?.ignore ?? []), ...this.volumes],
       compression: opts.compression,
       level: opts.compressionLevel,
       reproducible: opts.reproducible ? { epoch: sourceDateEpoch() } : undefined,

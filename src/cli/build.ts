@@ -3,6 +3,8 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { BuildOptions } from "../build/options.ts";
+import { parsePlatform } from "../dockerfile/platform.ts";
+import { parseReference } from "../image/reference.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { UsageError } from "../util/errors.ts";
 
@@ -66,6 +68,21 @@ export function toBuildOptions(o: RawBuildFlags): BuildOptions {
     const st = statSync(abs);
     if (!st.isDirectory() && !/\.tar(\.gz)?$|\.tgz$/.test(abs)) {
       throw new UsageError(`flag --context: ${context}: not a directory or a .tar/.tar.gz file`);
+    }
+  }
+  // Checked here so a typo is exit 2 before any work, not a failure after the build.
+  for (const d of o.destination) {
+    try {
+      parseReference(d);
+    } catch (e) {
+      throw new UsageError(`flag --destination: ${d}: ${(e as Error).message}`);
+    }
+  }
+  if (o.customPlatform !== undefined) {
+    try {
+      parsePlatform(o.customPlatform);
+    } catch (e) {
+      throw new UsageError(`flag --custom-platform: ${(e as Error).message}`);
     }
   }
   const push = o.push !== false;

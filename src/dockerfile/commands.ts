@@ -154,6 +154,7 @@ function parse(ins: Instruction): Command {
     }
     case "run":
       if (ins.args.length === 0) throw new Error("RUN requires at least one argument");
+      checkRunFlags(flags);
       return {
         kind: "run", args: ins.args, json: ins.json, heredocs: ins.heredocs,
         mounts: (flags.mount as string[]) ?? [], network: flags.network as string | undefined,
@@ -230,5 +231,25 @@ export function parseCommand(ins: Instruction): Command {
   } catch (e) {
     if (e instanceof DockerfileError) throw e;
     throw new DockerfileError((e as Error).message, ins.line, ins.file);
+  }
+}
+
+const NETWORKS = new Set(["default", "none", "host"]);
+const SECURITY = new Set(["sandbox", "insecure"]);
+const MOUNT_TYPES = new Set(["bind", "cache", "tmpfs", "secret", "ssh"]);
+
+// The values BuildKit accepts for RUN's flags; anything else is a typo worth stopping on.
+function checkRunFlags(flags: FlagValues): void {
+  const network = flags.network as string | undefined;
+  if (network !== undefined && !network.includes("$") && !NETWORKS.has(network)) throw new Error(`network mode "${network}" not supported (use default, none or host)`);
+  const security = flags.security as string | undefined;
+  if (security !== undefined && !security.includes("$") && !SECURITY.has(security)) throw new Error(`security mode "${security}" not supported (use sandbox or insecure)`);
+  for (const m of (flags.mount as string[] | undefined) ?? []) {
+    for (const field of m.split(",")) {
+      const [k, v] = field.split("=", 2) as [string, string | undefined];
+      if (k.trim().toLowerCase() === "type" && v !== undefined && !v.includes("$") && !MOUNT_TYPES.has(v.trim().toLowerCase())) {
+        throw new Error(`unsupported mount type "${v}" in --mount=${m}`);
+      }
+    }
   }
 }

@@ -1,6 +1,6 @@
 // Stages and their graph: global ARGs, FROM expansion, stage references by name or
 // index, and pruning to what --target needs.
-import { DockerfileError, KilnError } from "../util/errors.ts";
+import { DockerfileError, KilnError, UsageError } from "../util/errors.ts";
 import type { Dockerfile, EscapeToken, Instruction } from "./ast.ts";
 import { parseCommand, type Command } from "./commands.ts";
 import { LexError, ShellLex } from "./lexer.ts";
@@ -140,7 +140,7 @@ export function planBuild(ast: Dockerfile, opts: PlanOptions = {}): BuildPlan {
   if (opts.target !== undefined) {
     const want = opts.target.toLowerCase();
     target = raw.findIndex((r) => r.cmd.name === want);
-    if (target < 0) throw new KilnError(`target stage "${opts.target}" could not be found`);
+    if (target < 0) throw new UsageError(`flag --target: target stage "${opts.target}" could not be found`);
   }
 
   const buildPlatform = opts.buildPlatform ?? hostPlatform();

@@ -12,6 +12,12 @@ const ARCH_ALIASES: Record<string, [string, string?]> = {
   i386: ["386"], i686: ["386"],
 };
 const KNOWN_OS = new Set(["linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "illumos", "aix"]);
+// containerd's isKnownArch: a bare word must name an OS or one of these (after aliases).
+const KNOWN_ARCH = new Set([
+  "386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "ppc64", "ppc64le", "loong64", "mips", "mipsle",
+  "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc", "riscv", "riscv64", "s390", "s390x", "sparc", "sparc64", "wasm",
+]);
+const SPECIFIER = /^[A-Za-z0-9_.-]+$/;
 
 /** containerd's normalisation: arm defaults to v7, arm64/v8 drops its variant. */
 export function normalizePlatform(p: PlatformSpec): PlatformSpec {
@@ -34,10 +40,13 @@ export function normalizePlatform(p: PlatformSpec): PlatformSpec {
 /** Parse "os/arch[/variant]" (or a bare arch or os). */
 export function parsePlatform(text: string): PlatformSpec {
   const parts = text.trim().split("/");
-  if (parts.some((p) => p === "") || parts.length > 3) throw new Error(`invalid platform "${text}": expected os/arch[/variant]`);
+  if (parts.some((p) => !SPECIFIER.test(p)) || parts.length > 3) throw new Error(`invalid platform "${text}": expected os/arch[/variant]`);
   if (parts.length === 1) {
     const one = parts[0]!.toLowerCase();
-    return KNOWN_OS.has(one) ? normalizePlatform({ os: one, arch: hostPlatform().arch }) : normalizePlatform({ os: "linux", arch: one });
+    if (KNOWN_OS.has(one)) return normalizePlatform({ os: one, arch: hostPlatform().arch });
+    const p = normalizePlatform({ os: "linux", arch: one });
+    if (!KNOWN_ARCH.has(p.arch)) throw new Error(`invalid platform "${text}": unknown operating system or architecture`);
+    return p;
   }
   return normalizePlatform({ os: parts[0]!, arch: parts[1]!, variant: parts[2] });
 }

@@ -223,6 +223,9 @@ export class StageScope {
           for (const p of this.expandWords(a, ins)) {
             const m = PORT.exec(p);
             if (!m) fail(`invalid port in EXPOSE: ${JSON.stringify(p)} (expected port[/tcp|udp|sctp])`);
+            // Ports are 16-bit, and a range must not run backwards (Docker's nat.ParsePortRange).
+            if (Number(m![1]) > 65535 || Number(m![2] ?? 0) > 65535) fail(`invalid port in EXPOSE: ${JSON.stringify(p)} (ports are 0-65535)`);
+            if (m![2] !== undefined && Number(m![2]) < Number(m![1])) fail(`invalid port range in EXPOSE: ${JSON.stringify(p)} (end before start)`);
             ports.push(`${m![2] ? `${m![1]}-${m![2]}` : m![1]}/${(m![3] ?? "tcp").toLowerCase()}`);
           }
         }

@@ -117,6 +117,10 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   /** Unmount, keeping pending changes in the rootfs (merged without writing a kept layer). */
+  addIgnored(paths: string[]): void {
+    for (const p of ignoreSet(paths)) this.ignore.add(p);
+  }
+
   async close(): Promise<void> {
     if (!this.mounted) return;
     const scratch = `${this.state}/close`;

@@ -27,6 +27,8 @@ export interface Snapshotter {
   snapshotPaths(paths: string[], outDir: string): Promise<WrittenLayer>;
   /** Release what the strategy holds (the overlay mount). Safe to call twice. */
   close(): Promise<void>;
+  /** Leave these rootfs-absolute paths (and what is below them) out of later snapshots (VOLUME). */
+  addIgnored(paths: string[]): void;
 }
 
 export interface SnapshotterOptions {
@@ -117,6 +119,14 @@ export class WalkSnapshotter implements Snapshotter {
 
   async close(): Promise<void> {}
 
+  addIgnored(paths: string[]): void {
+    for (const p of ignoreSet(paths)) {
+      this.ignore.add(p);
+      // Forget what was indexed there, or the next walk would report it as deleted.
+      for (const k of this.index.keys()) if (k === p || k.startsWith(p + "/")) this.index.delete(k);
+    }
+  }
+
   /** For the overlay strategy's fallback and tests. */
   planAgainst(after: TreeIndex): LayerPlan {
     return diffIndexes(this.index, after);
@@ -157,6 +167,10 @@ class LazyOverlay implements Snapshotter {
   snapshotPaths(paths: string[], outDir: string) {
     return this.s.snapshotPaths(paths, outDir);
   }
+  addIgnored(paths: string[]): void {
+    this.s.addIgnored(paths);
+  }
+
   async close(): Promise<void> {
     await this.impl?.close();
   }

@@ -32,7 +32,7 @@ export interface RunSpec {
   hostname?: string;
   /** Default: the command's output goes straight to kiln's stdout/stderr. */
   onOutput?: (chunk: Uint8Array, stream: "stdout" | "stderr") => void;
-  /** Abort: SIGTERM to the whole tree, SIGKILL 1 s later; resolves with 128+signal. */
+  /** Abort: SIGTERM to the whole tree, SIGKILL 1 s later; resolves with 128+signal (rejects with the reason when it is a KilnError, as kiln's own `interrupted` is). */
   signal?: AbortSignal;
   /** Where the one-line "running without mounts" notice goes (default: stderr). */
   warn?: (message: string) => void;
@@ -63,7 +63,10 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
   if (!isAbsolute(spec.rootfs) || !isDir(spec.rootfs)) throw new KilnError(`RUN: rootfs ${spec.rootfs} is not an absolute path to a directory`);
   if (spec.argv.length === 0 || spec.argv[0] === "") throw new KilnError("RUN: empty command");
   if (!libc.libcAvailable()) throw new KilnError("RUN needs libc through FFI: run kiln with Bun or Deno (deno run -A)");
-  if (spec.signal?.aborted) return { exitCode: 143, mountsUsed: false };
+  if (spec.signal?.aborted) {
+    if (spec.signal.reason instanceof KilnError) throw spec.signal.reason;
+    return { exitCode: 143, mountsUsed: false };
+  }
   const rootfs = spec.rootfs.replace(/\/+$/, "") || "/";
   const user = resolveUser(rootfs, spec.user);
   const env = [...spec.env];
@@ -95,6 +98,8 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
     const started = startHelper(helperSpec, join(tmp, "spec.json"), spec.onOutput !== undefined, () => placeholders.removeAll());
     child = started.child;
     const exitCode = await waitHelper(child, spec);
+    // Killed because kiln itself was interrupted: that, not the command's death by SIGTERM, is the outcome (exit 130/143).
+    if (spec.signal?.aborted && spec.signal.reason instanceof KilnError) throw spec.signal.reason;
     const status = readStatus(helperSpec.statusFile);
     const failed = status.find((s): s is { error: string } => "error" in s);
     if (failed) throw new KilnError(`RUN: ${failed.error}`);

@@ -100,5 +100,6 @@ export function resolveUser(rootfs: string, user: string | undefined): ExecUser 
     const name = entry.name;
     supplementary = groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid);
   }
-  return { uid, gid, groups: [...new Set(supplementary)], home: entry?.home ?? "/" };
+  // Like runc (and so Docker and buildah), the primary group is also a supplementary group.
+  return { uid, gid, groups: [...new Set([gid, ...supplementary])], home: entry?.home ?? "/" };
 }

@@ -54,11 +54,27 @@ export class Logger {
 
   /** A logger whose output hides these secret values. */
   withSecrets(secrets: string[]): Logger {
-    const values = secrets.filter((s) => s.length >= 4);
-    if (values.length === 0) return this;
-    const redact = (s: string) => values.reduce((acc, v) => acc.split(v).join("***"), this.redact(s));
+    if (!secrets.some((s) => s.length >= MIN_SECRET)) return this;
+    const redact = (s: string) => maskSecrets(this.redact(s), secrets);
     return new Logger(this.level, this.format, this.write, redact);
   }
+}
+
+// Shorter values would mask ordinary words and digits all over the output.
+const MIN_SECRET = 4;
+
+/** `text` with every secret value (of at least 4 characters) replaced by "***". */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.filter((s) => s.length >= MIN_SECRET).reduce((acc, v) => acc.split(v).join("***"), text);
+}
+
+/**
+ * The error with secret values masked in its message, for errors that leave the build and are
+ * printed by the CLI (not through the logger). The object is kept: class and exit code stay.
+ */
+export function redactError<E>(e: E, secrets: readonly string[]): E {
+  if (e instanceof Error) e.message = maskSecrets(e.message, secrets);
+  return e;
 }
 
 export function humanSize(bytes: number): string {

@@ -1,7 +1,9 @@
 // Registry faults during real `kiln build` runs: a fault proxy sits between kiln and the real
 // registry. A fault that persists must end in bounded retries and one clear error, with no
-// manifest pushed (the tag is absent; the registry never saw the manifest PUT). Faults that
-// pass must be ridden out. The fault × phase matrix is printed at the end.
+// manifest pushed (the tag is absent; the registry never saw the manifest PUT). The layer cache
+// is best effort: a faulty cache is a miss or an unwritten entry (a warning), never a failed
+// build, a wrong layer or a cache tag naming missing blobs. Faults that pass must be ridden out.
+// The fault × phase matrix is printed at the end.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +29,12 @@ beforeAll(async () => {
   tokened = await startFaultProxy(reg.host, { tokens: true });
   // A new layer (RUN) and a config must be uploaded; the base layer is mounted.
   ctx = makeContext(join(tmp, "ctx"), "ARG BASE\nFROM $BASE\nRUN echo faulty > /f.txt && head -c 20000 /dev/urandom > /noise\nCMD [\"cat\", \"/f.txt\"]\n");
+  // Fill the cache the probe cells read, and check that without faults it is a hit.
+  for (const name of ["warm-fill", "warm-hit"]) {
+    const r = await build(plain, name, {}, PHASES["probe cache"].flags(plain).filter((f) => name === "warm-hit" || f !== "--no-push-cache")).run;
+    if (r.code !== 0) throw new Error(`warming the cache failed:\n${r.err}`);
+    if (name === "warm-hit" && !/cache: 1 of 1 steps were hits/.test(r.err)) throw new Error(`the warm cache is not hit:\n${r.err}`);
+  }
 });
 
 afterAll(() => {
@@ -40,27 +48,33 @@ afterAll(() => {
   console.log(messages.sort().join("\n"));
 });
 
-function build(proxy: FaultProxy, name: string, env: Record<string, string> = {}) {
+function build(proxy: FaultProxy, name: string, env: Record<string, string> = {}, extra: string[] = []) {
   const dest = `${proxy.host}/faults/${name}:1`;
   return {
     dest,
     direct: `${reg.host}/faults/${name}:1`,
-    run: startKiln(["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${proxy.host}/busybox:latest`, "--insecure-registry", proxy.host], { KILN_WORKDIR: work, ...env }).done,
+    run: startKiln(["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${proxy.host}/busybox:latest`, "--insecure-registry", proxy.host, ...extra], { KILN_WORKDIR: work, ...env }).done,
   };
 }
 
-type Phase = "pull base" | "push image";
-const PHASES: Record<Phase, { method: string; path: (name: string) => RegExp }> = {
+type Phase = "pull base" | "probe cache" | "push image" | "push cache";
+const WARM = "faults/warm-cache";
+const PHASES: Record<Phase, { method: string; path: (name: string) => RegExp; flags: (proxy: FaultProxy) => string[] }> = {
   // Config and layer blobs of the base image.
-  "pull base": { method: "GET", path: () => /^\/v2\/busybox\/blobs\/sha256:/ },
+  "pull base": { method: "GET", path: () => /^\/v2\/busybox\/blobs\/sha256:/, flags: () => [] },
+  // The config blob of each cache entry (a warm cache: without the fault, the RUN step is a hit).
+  "probe cache": { method: "GET", path: () => new RegExp(`^/v2/${WARM}/blobs/`), flags: (p) => ["--cache", "--cache-repo", `${p.host}/${WARM}`, "--no-push-cache"] },
   // The final PUT of each blob upload (the body goes up with it).
-  "push image": { method: "PUT", path: (name) => new RegExp(`^/v2/faults/${name}/blobs/uploads/`) },
+  "push image": { method: "PUT", path: (name) => new RegExp(`^/v2/faults/${name}/blobs/uploads/`), flags: () => [] },
+  // Blob uploads of new cache entries (default cache repo: <destination>/cache).
+  "push cache": { method: "PUT", path: (name) => new RegExp(`^/v2/faults/${name}/cache/blobs/uploads/`), flags: () => ["--cache"] },
 };
+const isCache = (p: Phase) => p.endsWith("cache");
 
 interface Expect {
   fault: Fault;
   message: RegExp;
-  /** Least attempts at the faulted request [pull, push]: 3 = retried (KILN_REGISTRY_RETRIES=2). */
+  /** Least attempts at the faulted request [download, upload]: 3 = retried (KILN_REGISTRY_RETRIES=2). */
   least: [number, number];
   tokens?: boolean;
 }
@@ -80,35 +94,50 @@ const FAULTS: Record<string, Expect> = {
 };
 
 describe.each(Object.keys(PHASES) as Phase[])("persistent faults while %s", (phase) => {
-  test.each(Object.keys(FAULTS))("%s: bounded retries, one clear error, no manifest pushed", async (faultName) => {
+  const cache = isCache(phase);
+  const title = cache ? "%s: bounded retries, a warning, a correct image, no cache entry used or half-written" : "%s: bounded retries, one clear error, no manifest pushed";
+  test.each(Object.keys(FAULTS))(title, async (faultName) => {
     const e = FAULTS[faultName]!;
     const proxy = e.tokens ? tokened : plain;
-    const name = `${phase.split(" ")[0]}-${faultName.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`;
+    const name = `${phase.replace(" ", "-")}-${faultName.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`;
     const ph = PHASES[phase];
     proxy.reset();
     const rule = proxy.add({ method: ph.method, path: ph.path(name), fault: e.fault });
     const logFrom = logSize(reg.logFile);
-    const b = build(proxy, name);
+    const b = build(proxy, name, {}, ph.flags(proxy));
     const r = await b.run;
     proxy.reset();
     const attempts = rule.hits ?? 0;
     (matrix[phase] ??= {})[faultName] = `${r.code} ×${attempts} ${(r.ms / 1000).toFixed(1)}s`;
+    const lines = r.err.trim().split("\n");
+    const said = cache ? lines.find((l) => /WARN cache: /.test(l)) ?? "(no cache warning)" : lines.at(-1)!;
+    messages.push(`${phase} / ${faultName}: ${said.slice(0, 170)}`);
 
-    if (!e.message.test(r.err)) console.log(r.err);
-    expect(r.err).toMatch(e.message);
-    expect(r.code).toBe(1); // a build failure, not an internal error (70) or a hang (killed)
-    const lastLine = r.err.trim().split("\n").at(-1)!;
-    messages.push(`${phase} / ${faultName}: ${lastLine.slice(0, 160)}`);
-    expect(lastLine).toMatch(/^kiln: /);
+    if (!e.message.test(said)) console.log(r.err);
+    expect(said).toMatch(e.message);
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
-    expect(attempts).toBeGreaterThanOrEqual(e.least[phase === "pull base" ? 0 : 1]);
-    if (faultName === "wrong bytes" && phase === "pull base") expect(attempts).toBe(1);
+    expect(attempts).toBeGreaterThanOrEqual(e.least[ph.method === "GET" ? 0 : 1]);
+    if (faultName === "wrong bytes" && ph.method === "GET") expect(attempts).toBe(1);
     if (faultName.startsWith("429")) expect(r.ms).toBeGreaterThanOrEqual(2000); // Retry-After: 1, twice
     expect(attempts).toBeLessThanOrEqual(12); // bounded (a few blobs × 3 attempts at most)
     expect(r.ms).toBeLessThan(30_000);
-    // Nothing half-pushed: no tag, and the registry never received the manifest.
-    expect(skopeoRun("inspect", "--tls-verify=false", `docker://${b.direct}`).code).not.toBe(0);
-    expect(accessLog(reg.logFile, logFrom).filter((l) => l.includes(`/v2/faults/${name}/manifests/`) && /"PUT /.test(l))).toEqual([]);
+    const pushedManifests = (repo: string) => accessLog(reg.logFile, logFrom).filter((l) => l.includes(`/v2/${repo}/manifests/`) && /"PUT /.test(l));
+    if (cache) {
+      // The cache never fails the build: the image is pushed and right, the step was rebuilt.
+      expect(r.code).toBe(0);
+      const cfg = JSON.parse(skopeoRun("inspect", "--config", "--tls-verify=false", `docker://${b.direct}`).out);
+      expect(cfg.config.Cmd).toEqual(["cat", "/f.txt"]);
+      expect(r.err).toMatch(/cache: 0 of 1 steps were hits/);
+      // No cache entry was committed without its blobs.
+      expect(pushedManifests(`faults/${name}/cache`)).toEqual([]);
+      expect(pushedManifests(WARM)).toEqual([]);
+    } else {
+      expect(r.code).toBe(1); // a build failure, not an internal error (70) or a hang (killed)
+      expect(lines.at(-1)!).toMatch(/^kiln: /);
+      // Nothing half-pushed: no tag, and the registry never received the manifest.
+      expect(skopeoRun("inspect", "--tls-verify=false", `docker://${b.direct}`).code).not.toBe(0);
+      expect(pushedManifests(`faults/${name}`)).toEqual([]);
+    }
     // The build cleaned up after itself.
     expect(readdirSync(work)).toEqual([]);
   });

@@ -46,8 +46,9 @@ export interface FaultProxy {
   host: string;
   rules: Rule[];
   log: Logged[];
-  /** Token mode: tokens issued by GET /token. */
+  /** Token mode: how many tokens GET /token issued, and the tokens themselves. */
   tokensIssued: number;
+  issued: string[];
   add(rule: Rule): Rule;
   reset(): void;
   close(): void;
@@ -69,6 +70,7 @@ export async function startFaultProxy(upstream: string, opts: ProxyOptions = {})
     rules: [],
     log: [],
     tokensIssued: 0,
+    issued: [],
     add(rule) {
       rule.hits = 0;
       p.rules.push(rule);
@@ -102,6 +104,7 @@ export async function startFaultProxy(upstream: string, opts: ProxyOptions = {})
     if (opts.tokens && path === "/token") {
       const t = randomBytes(16).toString("hex");
       valid.add(t);
+      p.issued.push(t);
       p.tokensIssued++;
       note("token");
       return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token: t, expires_in: 300 }));

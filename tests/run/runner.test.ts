@@ -87,7 +87,7 @@ describe("runInRootfs (busybox rootfs, Bun)", () => {
   });
 
   test("user by name, uid, uid:gid, name:group; supplementary groups from /etc/group", async () => {
-    expect((await sh("id", { user: "user" })).stdout).toBe("uid=1000(user) gid=1000(user) groups=100(users)\n");
+    expect((await sh("id", { user: "user" })).stdout).toBe("uid=1000(user) gid=1000(user) groups=100(users),1000(user)\n");
     expect((await sh("id -u; id -g", { user: "1000" })).stdout).toBe("1000\n1000\n");
     expect((await sh("id -u; id -g; id -G", { user: "65534:100" })).stdout).toBe("65534\n100\n100\n");
     expect((await sh("id -u; id -g", { user: "user:nogroup" })).stdout).toBe("1000\n65534\n");

@@ -1,0 +1,133 @@
+// Secrets stay secret: registry passwords (docker config.json), Bearer tokens and the values of
+// build args with secret-looking names (*_KEY, *TOKEN*, *PASSWORD*, *SECRET*) must appear neither
+// in kiln's output at any verbosity, text or JSON, nor in error messages, nor anywhere in the
+// built image (config blob, manifest, every layer decompressed).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { authRegistry, baseImages, registry, requireTool, type RegistryHandle } from "../env.ts";
+import { makeContext, skopeoRun, startFaultProxy, startKiln, type FaultProxy } from "./proxy.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "kiln-secrets-"));
+let auth: RegistryHandle;
+let proxy: FaultProxy;
+let base: string;
+let dockerConfig: string;
+let creds: string;
+
+// Planted values: random, so a hit can only come from a leak.
+const plant = (tag: string) => `${tag}-${randomBytes(9).toString("hex")}`;
+const ARGS = { API_TOKEN: plant("tok"), DB_PASSWORD: plant("pw"), SSH_KEY: plant("key"), MY_SECRET: plant("sec") };
+const DOCKERFILE = `ARG BASE
+FROM $BASE
+ARG API_TOKEN
+ARG DB_PASSWORD
+ARG SSH_KEY
+ARG MY_SECRET
+ARG PLAIN
+RUN echo "token is $API_TOKEN" && echo "pw $DB_PASSWORD key $SSH_KEY sec $MY_SECRET plain $PLAIN" && echo "$API_TOKEN$DB_PASSWORD" | wc -c > /len
+COPY f.txt /f.txt
+`;
+const buildArgs = Object.entries(ARGS).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
+
+beforeAll(async () => {
+  requireTool("skopeo", "skopeo");
+  auth = await authRegistry();
+  const plain = await registry();
+  const bb = (await baseImages()).busybox;
+  creds = `${auth.username}:${auth.password}`;
+  base = `${auth.host}/secrets/busybox:latest`;
+  const c = skopeoRun("copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--dest-creds", creds, `docker://${bb}`, `docker://${base}`);
+  if (c.code !== 0) throw new Error(`pushing the base to the auth registry failed: ${c.err}`);
+  dockerConfig = join(tmp, "docker");
+  mkdirSync(dockerConfig);
+  writeFileSync(join(dockerConfig, "config.json"), JSON.stringify({ auths: { [auth.host]: { auth: Buffer.from(creds).toString("base64") } } }));
+  proxy = await startFaultProxy(plain.host, { tokens: true });
+});
+
+afterAll(() => {
+  proxy?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Every secret that must not leak, with a name for the failure message. */
+function secrets(extra: Record<string, string> = {}): Record<string, string> {
+  return { password: auth.password!, basicAuth: Buffer.from(creds).toString("base64"), ...ARGS, ...extra };
+}
+
+function leaks(text: string | Buffer, values: Record<string, string>): string[] {
+  const s = typeof text === "string" ? text : text.toString("latin1");
+  return Object.entries(values).filter(([, v]) => s.includes(v)).map(([k]) => k);
+}
+
+/** Pull the image with skopeo and scan the manifest, config and every layer (decompressed). */
+function imageLeaks(ref: string, values: Record<string, string>, credsFlag: string[]): string[] {
+  const dir = join(tmp, `image-${randomBytes(4).toString("hex")}`);
+  const c = skopeoRun("copy", "--src-tls-verify=false", ...credsFlag, `docker://${ref}`, `dir:${dir}`);
+  if (c.code !== 0) throw new Error(`skopeo copy ${ref}: ${c.err}`);
+  const found: string[] = [];
+  let scanned = 0;
+  for (const f of readdirSync(dir)) {
+    let bytes = readFileSync(join(dir, f));
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+    scanned++;
+    for (const k of leaks(bytes, values)) found.push(`${k} in ${f}`);
+  }
+  expect(scanned).toBeGreaterThanOrEqual(5); // manifest, version, config, base layer, RUN layer, COPY layer
+  return found;
+}
+
+describe("secrets", () => {
+  test.each([
+    ["text", "trace"],
+    ["json", "trace"],
+    ["text", "info"],
+  ])("registry credentials and secret build args never reach the output (--log-format %s, -v %s) or the image", async (format, level) => {
+    const ctx = makeContext(join(tmp, `ctx-${format}-${level}`), DOCKERFILE, { "f.txt": "not secret\n" });
+    const dest = `${auth.host}/secrets/app-${format}-${level}:1`;
+    const r = await startKiln(["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${base}`, "--build-arg", "PLAIN=visible-value", ...buildArgs, "-v", level, "--log-format", format], {
+      DOCKER_CONFIG: dockerConfig,
+    }).done;
+    const out = r.out + r.err;
+    expect(r.err).toContain("pushed");
+    expect(r.code).toBe(0);
+    expect(out).toContain("visible-value"); // the RUN output really is in the log…
+    expect(out).toContain("token is ***"); // …with the secret values masked
+    expect(leaks(out, secrets())).toEqual([]);
+    expect(imageLeaks(dest, secrets(), ["--src-creds", creds])).toEqual([]);
+  });
+
+  test("Bearer tokens never reach the output at -v trace", async () => {
+    const ctx = makeContext(join(tmp, "ctx-bearer"), "ARG BASE\nFROM $BASE\nRUN echo bearer\n");
+    const dest = `${proxy.host}/secrets/bearer:1`;
+    const r = await startKiln(["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${proxy.host}/busybox:latest`, "--insecure-registry", proxy.host, "-v", "trace"]).done;
+    expect(r.code).toBe(0);
+    expect(proxy.issued.length).toBeGreaterThan(0);
+    const tokens = Object.fromEntries(proxy.issued.map((t, i) => [`token${i}`, t]));
+    expect(leaks(r.out + r.err, tokens)).toEqual([]);
+  });
+
+  test("a rejected password is not in the error message", async () => {
+    const wrong = plant("wrong-pw");
+    const bad = join(tmp, "docker-bad");
+    mkdirSync(bad);
+    writeFileSync(join(bad, "config.json"), JSON.stringify({ auths: { [auth.host]: { auth: Buffer.from(`${auth.username}:${wrong}`).toString("base64") } } }));
+    const ctx = makeContext(join(tmp, "ctx-bad"), "ARG BASE\nFROM $BASE\nRUN true\n");
+    const r = await startKiln(["build", "-c", ctx, "-d", `${auth.host}/secrets/bad:1`, "--build-arg", `BASE=${base}`, "-v", "trace"], { DOCKER_CONFIG: bad }).done;
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/unauthorized: registry 127\.0\.0\.1:\d+/);
+    expect(leaks(r.out + r.err, { wrong, wrongBasic: Buffer.from(`${auth.username}:${wrong}`).toString("base64") })).toEqual([]);
+  });
+
+  test("a secret build arg in a failing step's error message is masked", async () => {
+    // COPY names a path made from the secret: the error names the missing source.
+    const ctx = makeContext(join(tmp, "ctx-fail"), "ARG BASE\nFROM $BASE\nARG API_TOKEN\nCOPY /$API_TOKEN /x\n");
+    const r = await startKiln(["build", "-c", ctx, "--no-push", "--build-arg", `BASE=${base}`, ...buildArgs], { DOCKER_CONFIG: dockerConfig }).done;
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/Dockerfile:4: /);
+    expect(leaks(r.out + r.err, ARGS)).toEqual([]);
+  });
+});
