@@ -331,6 +331,7 @@ export class StageBuilder {
         onOutput: (chunk) => log.output(step, chunk),
         warn: (m) => log.warn(m),
         signal: interrupted,
+        tmpDir: this.env.ws.dir,
       });
     } finally {
       cleanupInline();

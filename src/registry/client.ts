@@ -93,7 +93,7 @@ export class RegistryClient {
       method: "PUT",
       path: manifestPath(target),
       headers: { "content-type": mediaType },
-      body: () => bytes,
+      body: () => bytes as Uint8Array<ArrayBuffer>,
       scopes: [push(ref)],
     });
     if (res.status !== 201 && !res.ok) throw await fail(res, `PUT manifest ${target}`, ref);

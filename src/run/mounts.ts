@@ -18,7 +18,12 @@ const DEV_LINKS: [string, string][] = [
 
 /** Make every mount of this (already unshared) namespace private, then mount the plan. */
 export function setupMounts(plan: MountPlan, warn: (msg: string) => void): void {
-  libc.mount(null, "/", null, MS_REC | MS_PRIVATE, null);
+  try {
+    libc.mount(null, "/", null, MS_REC | MS_PRIVATE, null);
+  } catch (e) {
+    // Under a plain chroot "/" is not a mount point (EINVAL): the mounts below are still ours.
+    if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
+  }
   // proc shows the PID namespace of the process that mounts it: the helper, PID 1 of the new one.
   if (plan.proc) libc.mount("proc", plan.proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
   if (plan.sys) mountSys(plan.sys, warn);

@@ -34,6 +34,8 @@ export interface RunSpec {
   onOutput?: (chunk: Uint8Array, stream: "stdout" | "stderr") => void;
   /** Abort: SIGTERM to the whole tree, SIGKILL 1 s later; resolves with 128+signal (rejects with the reason when it is a KilnError, as kiln's own `interrupted` is). */
   signal?: AbortSignal;
+  /** Where the runner keeps its own files (status pipe, copied resolv.conf); default the OS temp dir. */
+  tmpDir?: string;
   /** Where the one-line "running without mounts" notice goes (default: stderr). */
   warn?: (message: string) => void;
 }
@@ -73,7 +75,8 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
   if (envValue(env, "PATH") === undefined) env.push(`PATH=${DEFAULT_PATH}`);
   if (envValue(env, "HOME") === undefined) env.push(`HOME=${user.home}`);
 
-  const tmp = mkdtempSync(join(tmpdir(), "kiln-run-"));
+  // Not the image's /tmp: in-container mode builds in "/", where that would land in the layer.
+  const tmp = mkdtempSync(join(spec.tmpDir ?? tmpdir(), "kiln-run-"));
   const placeholders = new Placeholders();
   let child: ChildProcess | undefined;
   const release = onCleanup(() => {
