@@ -11,6 +11,20 @@ import { parseReference, type Reference } from "../image/reference.ts";
 import type { Platform } from "../image/types.ts";
 import { fetchImage, type RegistryClient } from "../registry/index.ts";
 import { KilnError } from "../util/errors.ts";
+import { humanSize, type Logger } from "../util/log.ts";
+
+/** A progress line per second for downloads that take longer than a second. */
+function pullProgress(log: Logger, layer: Layer): (done: number, total: number) => void {
+  const start = performance.now();
+  let last = start;
+  return (done, total) => {
+    const now = performance.now();
+    if (now - last < 1000 || done === total) return;
+    last = now;
+    const rate = done / ((now - start) / 1000);
+    log.info(`pulling ${layer.digest.slice(7, 19)}: ${humanSize(done)} of ${humanSize(total)} (${humanSize(rate)}/s)`, { event: "pull-progress", digest: layer.digest, done, total });
+  };
+}
 
 export interface ResolvedBase {
   image: Image;
@@ -54,14 +68,17 @@ export class ImageResolver {
 }
 
 /** A layer whose bytes are on local disk, downloading it into `blobDir` first if needed. */
-export async function localLayerPath(layer: Layer, blobDir: string): Promise<string> {
+export async function localLayerPath(layer: Layer, blobDir: string, progress?: (done: number, total: number) => void): Promise<string> {
   if (layer.path) return layer.path;
   const file = join(blobDir, layer.digest.replace(":", "-"));
   if (existsSync(file)) return file;
   const tmp = `${file}.${process.pid}-${Math.random().toString(36).slice(2)}.part`;
   const out = createWriteStream(tmp);
   try {
+    let done = 0;
     for await (const chunk of await layer.open()) {
+      done += chunk.length;
+      progress?.(done, layer.size);
       if (!out.write(chunk)) await once(out, "drain");
     }
     out.end();
@@ -76,10 +93,11 @@ export async function localLayerPath(layer: Layer, blobDir: string): Promise<str
 }
 
 /** Apply layers in order onto `dir` (an empty directory, or one holding earlier layers). */
-export async function unpackLayers(layers: readonly Layer[], dir: string, blobDir: string, warn: (m: string) => void, protect?: readonly string[]): Promise<void> {
+export async function unpackLayers(layers: readonly Layer[], dir: string, blobDir: string, log: Logger, protect?: readonly string[]): Promise<void> {
   const keep = protect?.map((p) => p.replace(/^\/+/, ""));
+  const warn = (m: string) => log.warn(m);
   for (const layer of layers) {
-    const path = await localLayerPath(layer, blobDir);
+    const path = await localLayerPath(layer, blobDir, pullProgress(log, layer));
     await applyLayer(dir, createReadStream(path, { highWaterMark: 1 << 20 }), { mediaType: layer.mediaType, source: layer.digest, onWarning: warn, protect: keep });
   }
 }

@@ -50,7 +50,8 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
     const images = new ImageResolver(client, toImagePlatform(tp));
     const results = new Map<number, StageResult>();
     const now = new Date();
-    const cache = opts.cache ? openCache(opts, client, log) : undefined;
+    if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
+    const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log) : undefined;
     const report: StepReport[] = [];
     const inContainer = opts.root === "/" ? { stage: plan.target, ignore: inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }) } : undefined;
     if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });

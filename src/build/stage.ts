@@ -101,12 +101,15 @@ export class StageBuilder {
   private snap?: Snapshotter;
   private sources: string[] = [];
   private prefix: string;
+  /** --single-snapshot: no layer per step, one for the whole stage at its end. */
+  private single: boolean;
   /** VOLUME paths: later changes below them are not snapshotted. */
   private volumes: string[] = [];
 
   constructor(private env: StageEnv, stageIndex: number) {
     this.stage = env.plan.stages[stageIndex]!;
     this.prefix = `[stage ${env.position.index}/${env.position.count}]`;
+    this.single = env.opts.singleSnapshot;
   }
 
   async build(): Promise<StageResult> {
@@ -138,6 +141,14 @@ export class StageBuilder {
         log.info(`${this.prefix} ${n} done in ${secs.toFixed(2)}s${layer ? `, layer ${humanSize(layer.size)}` : ", no changes"}`, {
           event: "step-done", stage: this.stage.index, step: i + 1, seconds: secs, layer: layer?.digest, size: layer?.size,
         });
+      }
+    }
+    if (this.single && this.snap) {
+      // --single-snapshot: everything the stage changed, as one layer.
+      const layer = await this.snap.snapshot(this.env.ws.layers);
+      if (layer) {
+        this.layers.push(layerFromFile(layer));
+        this.history.push({ ...this.entry(steps[steps.length - 1]!.x, false), created_by: "kiln: single snapshot of the stage" });
       }
     }
     await this.snap?.close();
@@ -340,7 +351,7 @@ export class StageBuilder {
       const shown = x.json ? JSON.stringify(x.args) : x.args.join(" ");
       throw new KilnError(`RUN ${shown}: the command returned a non-zero code: ${res.exitCode}`, res.exitCode > 0 && res.exitCode < 256 ? res.exitCode : 1);
     }
-    const layer = await this.snap!.snapshot(this.env.ws.layers);
+    const layer = this.single ? null : await this.snap!.snapshot(this.env.ws.layers);
     return this.addLayer(layer, x);
   }
 
@@ -366,7 +377,7 @@ export class StageBuilder {
       sourceRoot = "stage" in x.fromRef ? await this.stageRootfs(x.fromRef.stage) : await this.imageRootfs(x.fromRef.image);
     }
     const result = await copyInto({ ...this.copySpec(x, rootfs, sourceRoot, ignore), tmpDir: this.env.ws.subdir("add-download") });
-    const layer = result.paths.length > 0 ? await this.snap!.snapshotPaths(result.paths, this.env.ws.layers) : null;
+    const layer = result.paths.length > 0 && !this.single ? await this.snap!.snapshotPaths(result.paths, this.env.ws.layers) : null;
     return this.addLayer(layer, x);
   }
 
@@ -394,7 +405,7 @@ export class StageBuilder {
   private async workdir(path: string, x: Expanded): Promise<WrittenLayer | null> {
     const rootfs = await this.ensureRootfs();
     const created = this.makeDirs(rootfs, [path], this.state.config.User);
-    const layer = created.length > 0 ? await this.snap!.snapshotPaths(created, this.env.ws.layers) : null;
+    const layer = created.length > 0 && !this.single ? await this.snap!.snapshotPaths(created, this.env.ws.layers) : null;
     return this.addLayer(layer, x);
   }
 
@@ -405,7 +416,7 @@ export class StageBuilder {
   private async volume(paths: string[], x: Expanded): Promise<WrittenLayer | null> {
     const rootfs = await this.ensureRootfs();
     const created = this.makeDirs(rootfs, paths, undefined);
-    const layer = created.length > 0 ? await this.snap!.snapshotPaths(created, this.env.ws.layers) : null;
+    const layer = created.length > 0 && !this.single ? await this.snap!.snapshotPaths(created, this.env.ws.layers) : null;
     for (const p of paths) this.volumes.push(posix.resolve("/", p));
     this.snap!.addIgnored(paths.map((p) => posix.resolve("/", p)));
     return this.addLayer(layer, x);
@@ -460,7 +471,7 @@ export class StageBuilder {
     const dir = here ? "/" : ws.subdir(`stage${this.stage.index}-rootfs`);
     const t0 = performance.now();
     const layers = [...this.base.layers, ...this.layers];
-    await unpackLayers(layers, dir, ws.blobs, (m) => log.warn(m), here?.ignore);
+    await unpackLayers(layers, dir, ws.blobs, log, here?.ignore);
     if (layers.length > 0) {
       log.info(`${this.prefix} unpacked ${layers.length} layer(s) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, { event: "unpack", stage: this.stage.index });
     }
@@ -487,7 +498,7 @@ export class StageBuilder {
     if (!r) throw new KilnError(`COPY --from: stage ${index} was not built`);
     if (r.rootfs) return r.rootfs;
     const dir = this.env.ws.subdir(`stage${index}-copy-source`);
-    await unpackLayers(r.image.layers, dir, this.env.ws.blobs, (m) => this.env.log.warn(m));
+    await unpackLayers(r.image.layers, dir, this.env.ws.blobs, this.env.log);
     r.rootfs = dir;
     return dir;
   }
@@ -498,7 +509,7 @@ export class StageBuilder {
     if (known) return known;
     const { image } = await this.env.images.resolve(name);
     const dir = this.env.ws.subdir("copy-from-image");
-    await unpackLayers(image.layers, dir, this.env.ws.blobs, (m) => this.env.log.warn(m));
+    await unpackLayers(image.layers, dir, this.env.ws.blobs, this.env.log);
     this.imageDirs.set(name, dir);
     return dir;
   }

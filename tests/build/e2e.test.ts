@@ -124,3 +124,17 @@ describe("failures are one clear line and push nothing", () => {
     expect(r.err).toMatch(/target.*b/i);
   });
 });
+
+test("--single-snapshot: one layer for the stage, with every step's changes", async () => {
+  const ctx = context("single", `ARG BASE\nFROM $BASE\nRUN echo a > /a\nCOPY hello.txt /h\nRUN rm /a && echo b > /b\n`, { "hello.txt": "hi\n" });
+  const dest = `${reg.host}/e2e/single:1`;
+  const r = kiln("bun", ["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${busybox}`, "--single-snapshot"]);
+  expect(r.code).toBe(0);
+  const cfg = JSON.parse(skopeo(["inspect", "--config", "--tls-verify=false", `docker://${dest}`]).out);
+  expect(cfg.rootfs.diff_ids.length).toBe(2); // base + the stage's one layer
+  const { imageFiles } = await import("./image-files.ts");
+  const img = await imageFiles(dest);
+  expect(img.content.get("b")).toBe("b\n");
+  expect(img.content.get("h")).toBe("hi\n");
+  expect(img.files.has("a")).toBe(false);
+});

@@ -166,6 +166,22 @@ describe("passing faults are ridden out", () => {
     expect(skopeoRun("copy", "--src-tls-verify=false", `docker://${b.direct}`, `dir:${join(tmp, "recovered")}`).code).toBe(0); // every blob readable
   });
 
+  test("on Deno too: a stalled, a reset and a truncated download, a reset upload", async () => {
+    const name = "recovers-deno";
+    plain.reset();
+    for (const kind of ["stall", "reset", "truncate"] as const) plain.add({ method: "GET", path: PHASES["pull base"].path(name), fault: { kind }, times: 1 });
+    plain.add({ method: "PUT", path: PHASES["push image"].path(name), fault: { kind: "reset" }, times: 1 });
+    const dest = `${plain.host}/faults/${name}:1`;
+    const args = ["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${plain.host}/busybox:latest`, "--insecure-registry", plain.host];
+    const r = await startKiln(args, { KILN_WORKDIR: work, KILN_REGISTRY_RETRIES: "4" }, 60_000, "deno").done;
+    const hits = plain.rules.map((x) => x.hits);
+    plain.reset();
+    expect(r.err).toContain("pushed");
+    expect(r.code).toBe(0);
+    expect(hits).toEqual([1, 1, 1, 1]);
+    expect(skopeoRun("copy", "--src-tls-verify=false", `docker://${reg.host}/faults/${name}:1`, `dir:${join(tmp, "recovered-deno")}`).code).toBe(0);
+  });
+
   test("a token that expires mid-pull and mid-push is renewed", async () => {
     const name = "token-renewed";
     tokened.reset();

@@ -237,12 +237,13 @@ export interface KilnRun {
 }
 
 /**
- * `kiln ARGS` from source on Bun, asynchronously (the proxy lives in this process, so a
+ * `kiln ARGS` from source on Bun (or Deno), asynchronously (the proxy lives in this process, so a
  * blocking spawnSync would stall it). Killed after `timeoutMs`, so no run outlives its test.
  */
-export function startKiln(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): KilnRun {
+export function startKiln(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, runtime: "bun" | "deno" = "bun"): KilnRun {
   const t0 = Date.now();
-  const child = spawn(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "mod.ts"), ...args], {
+  const cmd = runtime === "bun" ? ["bun", join(ROOT, "mod.ts")] : ["deno", "run", "-A", join(ROOT, "mod.ts")];
+  const child = spawn(join(ROOT, "node_modules", ".bin", cmd[0]!), [...cmd.slice(1), ...args], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: "1", KILN_REGISTRY_RETRIES: "2", KILN_REGISTRY_RETRY_DELAY_MS: "20", KILN_REGISTRY_TIMEOUT_MS: "1000", ...env },
     stdio: ["ignore", "pipe", "pipe"],
