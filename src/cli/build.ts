@@ -47,7 +47,7 @@ export function buildCommand(run: (opts: BuildOptions) => Promise<void>, name = 
     .addOption(new Option("--compression <algo>", "layer compression").choices(["gzip", "zstd", "none"] as const).default("gzip" as const))
     .option("--compression-level <n>", "compression level", (v) => parseIntFlag("compression-level", v))
     .option("--ignore-path <path>", "never snapshot this path (repeatable)", collect, [] as string[])
-    .option("--root <dir>", "build inside this directory (/ means in-container mode, needs --force outside a container)")
+    .addOption(new Option("--root <dir>", "build inside this directory (/ means in-container mode, needs --force outside a container)").env("KILN_ROOT"))
     .option("--force", "allow --root / outside a container", false)
     .option("--custom-platform <os/arch>", "platform to build for (must match the host for RUN)")
     .addOption(new Option("-v, --verbosity <level>", "log level").choices(["error", "warn", "info", "debug", "trace"] as const).default("info" as const))
