@@ -5,9 +5,9 @@ import { withFormat, canonicalize, type Image } from "../image/index.ts";
 import type { ImageConfig, Platform } from "../image/types.ts";
 import { withConfig } from "../image/mutate.ts";
 import { RegistryClient } from "../registry/index.ts";
-import { interrupted } from "../util/cleanup.ts";
+import { interrupted, interruptExitCode } from "../util/cleanup.ts";
 import { KilnError } from "../util/errors.ts";
-import { humanSize, Logger, secretBuildArgValues } from "../util/log.ts";
+import { humanSize, Logger, redactError, secretBuildArgValues } from "../util/log.ts";
 import { openContext } from "./context.ts";
 import { ImageResolver } from "./images.ts";
 import type { BuildOptions } from "./options.ts";
@@ -29,6 +29,15 @@ export interface BuildResult {
 }
 
 export async function build(opts: BuildOptions, logger = new Logger(opts.verbosity, opts.logFormat)): Promise<BuildResult> {
+  try {
+    return await buildUnredacted(opts, logger);
+  } catch (e) {
+    // Errors are printed by the CLI, not the logger: mask secret build args there too.
+    throw redactError(e, secretBuildArgValues(opts.buildArgs));
+  }
+}
+
+async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<BuildResult> {
   const t0 = performance.now();
   const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
@@ -57,7 +66,7 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
     if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
     try {
       for (const [i, index] of plan.order.entries()) {
-        if (interrupted.aborted) throw new KilnError("interrupted", 130);
+        if (interrupted.aborted) throw new KilnError("interrupted", interruptExitCode() ?? 130);
         const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer }, index);
         results.set(index, await builder.build());
       }

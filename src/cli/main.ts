@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { exit, nodeStyleArgv, runtimeVersion } from "../runtime/index.ts";
 import { KilnError } from "../util/errors.ts";
+import { interruptExitCode } from "../util/cleanup.ts";
 import { commit, version } from "../version.ts";
 import { buildCommand } from "./build.ts";
 import { copyCommand } from "./copy.ts";
@@ -64,9 +65,14 @@ export function reportError(e: unknown): number {
   }
   if (e instanceof KilnError) {
     console.error(`kiln: ${e.message}`);
-    return e.exitCode;
+    return interruptExitCode() ?? e.exitCode;
   }
   const err = e as Error;
+  const signalled = interruptExitCode();
+  if (signalled) {
+    console.error(`kiln: interrupted`);
+    return signalled;
+  }
   console.error(`kiln: internal error: ${err?.message ?? String(e)}`);
   if (process.env.KILN_DEBUG) console.error(err?.stack);
   return 70;

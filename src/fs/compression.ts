@@ -1,6 +1,7 @@
 // Layer compression: gzip always, zstd when the runtime's node:zlib has it (Bun and Deno do today,
 // older runtimes may not), or none. Decompression sniffs magic bytes because registries and
 // tools sometimes mislabel media types; the media type is only a hint for error messages.
+import process from "node:process";
 import zlib from "node:zlib";
 import { Readable, type Transform } from "node:stream";
 import { KilnError } from "../util/errors.ts";

@@ -405,19 +405,25 @@ describe("hostile archives stay inside the rootfs", () => {
 
 describe("compression bombs are bounded", () => {
   // 256 MiB of zeros gzip to ~250 KiB; the limit stops the inflation long before the disk fills.
-  const bomb = async () => {
+  // `afterEnd` puts the zeros after the end-of-archive marker, where the reader drains them.
+  const bomb = async (afterEnd: boolean) => {
     const chunk = new Uint8Array(1 << 20);
     const gz = zlib.createGzip({ level: 9 });
     const out: Buffer[] = [];
     gz.on("data", (d: Buffer) => out.push(d));
     const done = new Promise((res) => gz.on("end", res));
-    const parts: Uint8Array[] = [];
-    const w = new TarWriter((c) => void parts.push(c.slice()));
-    await w.add({ name: "zeros", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 256 << 20 }, (async function* () {
+    const zeros = async function* () {
       for (let i = 0; i < 256; i++) yield chunk;
-    })());
-    await w.finish();
-    for (const p of parts) gz.write(p);
+    };
+    const w = new TarWriter((c) => void gz.write(c.slice()));
+    if (afterEnd) {
+      await w.add({ name: "small", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 1 }, enc("x"));
+      await w.finish();
+      for await (const z of zeros()) gz.write(z);
+    } else {
+      await w.add({ name: "zeros", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 256 << 20 }, zeros());
+      await w.finish();
+    }
     gz.end();
     await done;
     return new Uint8Array(Buffer.concat(out));
@@ -439,21 +445,23 @@ describe("compression bombs are bounded", () => {
   });
 
   for (const target of ["layer", "add"] as const) {
-    test(`${target}: a gzip bomb stops at KILN_MAX_UNPACKED_SIZE`, async () => {
-      const gz = await bomb();
-      expect(gz.length).toBeLessThan(1 << 20);
-      const saved = process.env.KILN_MAX_UNPACKED_SIZE;
-      process.env.KILN_MAX_UNPACKED_SIZE = String(16 << 20);
-      try {
-        const r = await applyTo(target, gz);
-        expectError(target, r, /decompresses to more than 16777216 bytes .*KILN_MAX_UNPACKED_SIZE/);
-        // At most the limit reached the disk.
-        expect(fs.statSync(`${rootfs}/zeros`).size).toBeLessThanOrEqual(16 << 20);
-        expectOutsideUntouched();
-      } finally {
-        if (saved === undefined) delete process.env.KILN_MAX_UNPACKED_SIZE;
-        else process.env.KILN_MAX_UNPACKED_SIZE = saved;
-      }
-    }, 30_000);
+    for (const afterEnd of [false, true]) {
+      test(`${target}: a gzip bomb ${afterEnd ? "after the end marker " : ""}stops at KILN_MAX_UNPACKED_SIZE`, async () => {
+        const gz = await bomb(afterEnd);
+        expect(gz.length).toBeLessThan(1 << 20);
+        const saved = process.env.KILN_MAX_UNPACKED_SIZE;
+        process.env.KILN_MAX_UNPACKED_SIZE = String(16 << 20);
+        try {
+          const r = await applyTo(target, gz);
+          expectError(target, r, /decompresses to more than 16777216 bytes .*KILN_MAX_UNPACKED_SIZE/);
+          // At most the limit reached the disk.
+          expect(fs.statSync(`${rootfs}/${afterEnd ? "small" : "zeros"}`).size).toBeLessThanOrEqual(16 << 20);
+          expectOutsideUntouched();
+        } finally {
+          if (saved === undefined) delete process.env.KILN_MAX_UNPACKED_SIZE;
+          else process.env.KILN_MAX_UNPACKED_SIZE = saved;
+        }
+      }, 30_000);
+    }
   }
 });
