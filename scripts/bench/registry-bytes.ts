@@ -4,7 +4,7 @@
 // the blob (or manifest) that a successful finishing PUT (or monolithic POST) stored, read from the
 // registry's storage. That misses aborted or retried transfers, which no run here has; a counting
 // proxy would see them but would also add CPU to the very timings we measure.
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export interface Traffic {
@@ -12,8 +12,11 @@ export interface Traffic {
   read: number;
   /** Of which blob GETs (configs and layers). */
   blobsRead: number;
+  /** Of which layers (blobs that are not JSON, i.e. not image configs). */
+  layersRead: number;
   /** Bytes of blobs and manifests stored by uploads. */
   written: number;
+  layersWritten: number;
   requests: number;
 }
 
@@ -26,7 +29,7 @@ export function logMark(logFile: string): number {
 
 export function traffic(logFile: string, dataDir: string, from: number, to = logMark(logFile)): Traffic {
   const text = readFileSync(logFile).subarray(from, to).toString("utf8");
-  const t: Traffic = { read: 0, blobsRead: 0, written: 0, requests: 0 };
+  const t: Traffic = { read: 0, blobsRead: 0, layersRead: 0, written: 0, layersWritten: 0, requests: 0 };
   for (const line of text.split("\n")) {
     const m = LINE.exec(line);
     if (!m) continue;
@@ -36,10 +39,19 @@ export function traffic(logFile: string, dataDir: string, from: number, to = log
     if (method === "GET" && (status === "200" || status === "206")) {
       const n = Number(size) || 0;
       t.read += n;
-      if (/\/blobs\/sha256:/.test(path)) t.blobsRead += n;
+      const blob = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path)?.[1];
+      if (blob) {
+        t.blobsRead += n;
+        if (isLayer(dataDir, blob)) t.layersRead += n;
+      }
     } else if ((method === "PUT" || method === "POST") && status === "201") {
       const digest = /[?&]digest=([^&\s]+)/.exec(uri)?.[1];
-      if (digest && /\/blobs\/uploads\//.test(path)) t.written += blobSize(dataDir, decodeURIComponent(digest));
+      if (digest && /\/blobs\/uploads\//.test(path)) {
+        const d = decodeURIComponent(digest);
+        const n = blobSize(dataDir, d);
+        t.written += n;
+        if (isLayer(dataDir, d)) t.layersWritten += n;
+      }
       else if (method === "PUT" && /\/manifests\//.test(path)) t.written += manifestSize(dataDir, path);
     }
   }
@@ -48,10 +60,27 @@ export function traffic(logFile: string, dataDir: string, from: number, to = log
 
 const V2 = (dataDir: string) => join(dataDir, "docker", "registry", "v2");
 
-function blobSize(dataDir: string, digest: string): number {
+function blobFile(dataDir: string, digest: string): string {
   const hex = digest.replace(/^sha256:/, "");
+  return join(V2(dataDir), "blobs", "sha256", hex.slice(0, 2), hex, "data");
+}
+
+/** Configs and manifests are JSON; layers are gzip, zstd or tar. */
+function isLayer(dataDir: string, digest: string): boolean {
   try {
-    return statSync(join(V2(dataDir), "blobs", "sha256", hex.slice(0, 2), hex, "data")).size;
+    const fd = openSync(blobFile(dataDir, digest), "r");
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, 0);
+    closeSync(fd);
+    return b[0] !== 0x7b; // "{"
+  } catch {
+    return false;
+  }
+}
+
+function blobSize(dataDir: string, digest: string): number {
+  try {
+    return statSync(blobFile(dataDir, digest)).size;
   } catch {
     return 0;
   }
