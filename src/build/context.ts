@@ -9,7 +9,7 @@ import process from "node:process";
 import { IgnoreMatcher, loadDockerignore } from "../dockerfile/dockerignore.ts";
 import { KilnError, UsageError } from "../util/errors.ts";
 import { decompressAny } from "./copy/archive.ts";
-import { extractTar } from "./copy/extract.ts";
+import { extractTar } from "../fs/unpack.ts";
 
 export interface BuildContext {
   /** Absolute, symlink-free context directory (after --context-sub-path). */

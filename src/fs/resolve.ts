@@ -10,13 +10,14 @@ const MAX_LINKS = 40; // Linux's MAXSYMLINKS
 /**
  * Lexically clean an archive name into a rootfs-relative path ("" for the root itself).
  * Leading "/" and "./" are dropped like GNU tar does; a `..` that climbs above the root is refused.
+ * `label` names the archive in that error, `place` the directory ("rootfs", "destination").
  */
-export function cleanArchivePath(name: string, source?: string): string {
+export function cleanArchivePath(name: string, label?: string, place = "rootfs"): string {
   const out: string[] = [];
   for (const c of name.split("/")) {
     if (c === "" || c === ".") continue;
     if (c === "..") {
-      if (out.length === 0) throw new KilnError(`${where(source)}entry "${name}" climbs out of the rootfs with ".."; refusing it`);
+      if (out.length === 0) throw new KilnError(`${where(label)}entry "${name}" climbs out of the ${place} with ".."; refusing it`);
       out.pop();
       continue;
     }
@@ -25,8 +26,8 @@ export function cleanArchivePath(name: string, source?: string): string {
   return out.join("/");
 }
 
-function where(source?: string): string {
-  return source ? `layer ${source}: ` : "";
+function where(label?: string): string {
+  return label ? `${label}: ` : "";
 }
 
 export function splitParent(rel: string): [string, string] {
@@ -39,7 +40,8 @@ export class RootResolver {
   private dirs = new Map<string, string>();
   private links = 0;
 
-  constructor(readonly root: string, private source?: string) {}
+  /** `label` names the archive being unpacked in errors, e.g. `layer sha256:…`. */
+  constructor(readonly root: string, private label?: string) {}
 
   host(real: string): string {
     if (real === "") return this.root;
@@ -89,19 +91,19 @@ export class RootResolver {
       st = fs.lstatSync(host);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT" || !create) {
-        throw new KilnError(`${where(this.source)}cannot resolve "${forPath}": "/${real}" ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : (e as Error).message}`);
+        throw new KilnError(`${where(this.label)}cannot resolve "${forPath}": "/${real}" ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : (e as Error).message}`);
       }
       fs.mkdirSync(host, 0o755);
       return real;
     }
     if (st.isDirectory()) return real;
     if (st.isSymbolicLink()) {
-      if (++this.links > MAX_LINKS) throw new KilnError(`${where(this.source)}too many levels of symlinks resolving "${forPath}" inside the rootfs`);
+      if (++this.links > MAX_LINKS) throw new KilnError(`${where(this.label)}too many levels of symlinks resolving "${forPath}" inside the rootfs`);
       const target = fs.readlinkSync(host);
       let cur = target.startsWith("/") ? "" : parentReal;
       for (const c of target.split("/")) cur = this.step(cur, c, create, forPath);
       return cur;
     }
-    throw new KilnError(`${where(this.source)}cannot resolve "${forPath}": "/${real}" is not a directory`);
+    throw new KilnError(`${where(this.label)}cannot resolve "${forPath}": "/${real}" is not a directory`);
   }
 }

@@ -1,7 +1,9 @@
-// Applying an OCI layer to a rootfs directory, streaming. Every path goes through RootResolver, so
-// nothing in the layer (`..`, absolute names, symlinks planted by this or an earlier layer,
-// hardlink targets) can make a write land outside the rootfs. Sync fs calls on purpose: per-call
-// overhead dominates unpacking, and the sync calls are the cheapest on both Bun and Deno.
+// Unpacking tar streams into a directory, streaming: OCI layers onto a rootfs (applyLayer), and ADD
+// archives and tar build contexts into a destination directory (extractTar). Every path goes through
+// RootResolver with the directory as "/", so nothing in the archive (`..`, absolute names, symlinks
+// planted by this or an earlier layer, hardlink targets) can make a write land outside it. Sync fs
+// calls on purpose: per-call overhead dominates unpacking, and the sync calls are the cheapest on
+// both Bun and Deno.
 import fs from "node:fs";
 import { spawnSync } from "node:child_process";
 import { readTar } from "../tar/reader.ts";
@@ -26,16 +28,57 @@ export interface ApplyOptions {
   protect?: readonly string[];
 }
 
+/** Who owns what is extracted: the entries' own uid/gid, whoever runs kiln ("none"), or a fixed owner (ADD --chown). */
+export type UnpackOwner = "archive" | "none" | { uid: number; gid: number };
+
+/**
+ * What an extraction does besides writing the entries; applyLayer and extractTar set it.
+ * - "layer": `.wh.` names are whiteouts, "./" carries the rootfs's own metadata, entries keep their
+ *   uid/gid and xattrs.
+ * - "archive" (ADD, tar contexts; Docker and BuildKit do the same): `.wh.` names are plain files, the
+ *   destination directory keeps its own metadata, xattrs are not applied, and `owner` decides
+ *   the files' owner.
+ */
+interface UnpackOptions {
+  kind: "layer" | "archive";
+  /** Names the archive in errors and warnings: `layer sha256:…`, `ADD "app.tar"`. */
+  what: string;
+  owner: UnpackOwner;
+  onWarning?: (msg: string) => void;
+  protect?: readonly string[];
+}
+
 const O_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 const WRITE_BUF = 1 << 20;
 
 /** Apply one layer (gzip, zstd or plain tar; detected from its bytes) to `rootfs`. */
 export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<void> {
   const what = opts.source ? `layer ${opts.source}` : `layer (${opts.mediaType})`;
-  const root = fs.realpathSync(rootfs);
-  const u = new Unpacker(root, opts, what);
+  await unpack(rootfs, decompress(compressed, what), { kind: "layer", what, owner: "archive", onWarning: opts.onWarning, protect: opts.protect });
+}
+
+export interface ExtractOptions {
+  /** Named in errors, e.g. `ADD "app.tar.gz"`. */
+  what: string;
+  /** "archive" for ADD, "none" for build contexts, or a --chown. */
+  owner: UnpackOwner;
+  onWarning?: (msg: string) => void;
+}
+
+/**
+ * Extract an uncompressed tar stream into `destHost` for ADD or a tar build context; returns the
+ * top-level names written. Whiteout names are plain files and the archive's "/" is `destHost`.
+ */
+export async function extractTar(tar: AsyncIterable<Uint8Array>, destHost: string, opts: ExtractOptions): Promise<string[]> {
+  const u = await unpack(destHost, tar, { kind: "archive", ...opts });
+  return [...u.top];
+}
+
+async function unpack(dir: string, tar: AsyncIterable<Uint8Array>, opts: UnpackOptions): Promise<Unpacker> {
+  const u = new Unpacker(fs.realpathSync(dir), opts);
+  const what = opts.what;
   try {
-    for await (const entry of readTar(limitUnpacked(decompress(compressed, what), what))) {
+    for await (const entry of readTar(limitUnpacked(tar, what))) {
       try {
         await u.entry(entry.header, entry.body);
       } catch (e) {
@@ -44,11 +87,12 @@ export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8
       }
     }
   } catch (e) {
-    // The tar reader's own errors (truncated, bad checksum, bad PAX) are about the layer, not kiln.
+    // The tar reader's own errors (truncated, bad checksum, bad PAX) are about the archive, not kiln.
     if (e instanceof KilnError) throw e;
     throw new KilnError(`${what}: ${(e as Error).message}`);
   }
   u.finish();
+  return u;
 }
 
 class Unpacker {
@@ -64,9 +108,23 @@ class Unpacker {
   private dirTimes: [string, number, number][] = [];
   private warned = new Set<string>();
   private buf = Buffer.allocUnsafe(WRITE_BUF);
+  private what: string;
+  private layer: boolean;
+  /** What errors call the directory: "rootfs" or "destination". */
+  private place: string;
+  /** Whether files are chowned at all, and to a fixed owner rather than the entries' own. */
+  private chown: boolean;
+  private fixedOwner: { uid: number; gid: number } | undefined;
+  /** Archive mode: the top-level names written. */
+  readonly top = new Set<string>();
 
-  constructor(root: string, private opts: ApplyOptions, private what: string) {
-    this.r = new RootResolver(root, opts.source);
+  constructor(root: string, private opts: UnpackOptions) {
+    this.what = opts.what;
+    this.layer = opts.kind === "layer";
+    this.place = this.layer ? "rootfs" : "destination";
+    this.chown = this.isRoot && opts.owner !== "none";
+    this.fixedOwner = typeof opts.owner === "object" ? opts.owner : undefined;
+    this.r = new RootResolver(root, this.what);
   }
 
   private warn(key: string, msg: string): void {
@@ -76,16 +134,18 @@ class Unpacker {
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
-    const rel = cleanArchivePath(h.name, this.opts.source);
+    const rel = cleanArchivePath(h.name, this.what, this.place);
     if (this.isProtected(rel)) return;
     if (rel === "") {
-      if (h.type === "dir") this.meta(this.r.root, h, false); // "./" carries the root's own metadata
+      // "./" carries the rootfs's own metadata; an archive's destination directory keeps its own.
+      if (this.layer && h.type === "dir") this.meta(this.r.root, h, false);
       return;
     }
+    if (!this.layer) this.top.add(splitTop(rel));
     const { dir, name, real } = this.r.parent(rel, true);
-    if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(dir, name);
+    if (this.layer && name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(dir, name);
     const host = this.r.host(real);
-    this.written.add(real);
+    if (this.layer) this.written.add(real);
     switch (h.type) {
       case "file":
         return this.file(dir, host, h, body);
@@ -110,7 +170,7 @@ class Unpacker {
     if (!p || p.length === 0) return false;
     // A whiteout names the path it removes.
     const [dir, name] = splitParent(rel);
-    const target = name.startsWith(WHITEOUT_PREFIX) && name !== OPAQUE_WHITEOUT ? (dir ? dir + "/" : "") + name.slice(WHITEOUT_PREFIX.length) : rel;
+    const target = this.layer && name.startsWith(WHITEOUT_PREFIX) && name !== OPAQUE_WHITEOUT ? (dir ? dir + "/" : "") + name.slice(WHITEOUT_PREFIX.length) : rel;
     return p.some((q) => target === q || target.startsWith(q + "/"));
   }
 
@@ -160,7 +220,11 @@ class Unpacker {
     }
     try {
       if (h.size > 0) await this.writeBody(fd, body);
-      if (this.isRoot && (h.uid !== this.euid || h.gid !== this.egid || this.dirHasSetgid(dir))) fs.fchownSync(fd, h.uid, h.gid);
+      if (this.chown) {
+        const uid = this.fixedOwner?.uid ?? h.uid;
+        const gid = this.fixedOwner?.gid ?? h.gid;
+        if (uid !== this.euid || gid !== this.egid || this.dirHasSetgid(dir)) fs.fchownSync(fd, uid, gid);
+      }
       if (mode > 0o777 || (mode & this.umask) !== 0) fs.fchmodSync(fd, mode);
       this.xattrs(host, h);
       fs.futimesSync(fd, h.atime ?? h.mtime, h.mtime);
@@ -204,14 +268,14 @@ class Unpacker {
   }
 
   private hardlink(host: string, h: TarHeader): void {
-    const targetRel = cleanArchivePath(h.linkname ?? "", this.opts.source);
-    if (targetRel === "") throw new KilnError(`${this.what}: hardlink "${h.name}" points at the rootfs itself`);
+    const targetRel = cleanArchivePath(h.linkname ?? "", this.what, this.place);
+    if (targetRel === "") throw new KilnError(`${this.what}: hardlink "${h.name}" points at the ${this.place} itself`);
     const target = this.r.host(this.r.parent(targetRel, false).real);
     let st: fs.Stats;
     try {
       st = fs.lstatSync(target);
     } catch {
-      throw new KilnError(`${this.what}: hardlink "${h.name}" -> "${h.linkname}": target does not exist in the rootfs`);
+      throw new KilnError(`${this.what}: hardlink "${h.name}" -> "${h.linkname}": target does not exist in the ${this.place}`);
     }
     if (st.isDirectory()) throw new KilnError(`${this.what}: hardlink "${h.name}" -> "${h.linkname}": target is a directory`);
     if (target === host) return;
@@ -239,20 +303,23 @@ class Unpacker {
 
   // chown before chmod (chown clears setuid/setgid), xattrs after both (chown clears security.capability).
   private meta(host: string, h: TarHeader, symlink: boolean): void {
+    const uid = this.fixedOwner?.uid ?? h.uid;
+    const gid = this.fixedOwner?.gid ?? h.gid;
     if (symlink) {
-      if (this.isRoot) fs.lchownSync(host, h.uid, h.gid);
+      if (this.chown) fs.lchownSync(host, uid, gid);
       this.xattrs(host, h);
       fs.lutimesSync(host, h.atime ?? h.mtime, h.mtime);
       return;
     }
-    if (this.isRoot) fs.chownSync(host, h.uid, h.gid);
+    if (this.chown) fs.chownSync(host, uid, gid);
     fs.chmodSync(host, h.mode & 0o7777);
     this.xattrs(host, h);
     if (h.type !== "dir") fs.utimesSync(host, h.atime ?? h.mtime, h.mtime);
   }
 
+  // Layers only: ADD archives and contexts are extracted without xattrs.
   private xattrs(host: string, h: TarHeader): void {
-    if (!h.xattrs || h.xattrs.size === 0) return;
+    if (!this.layer || !h.xattrs || h.xattrs.size === 0) return;
     if (!libcAvailable()) {
       this.warn("xattr-libc", `extended attributes not applied (this runtime has no FFI for lsetxattr), first on "${h.name}"`);
       return;
@@ -296,6 +363,11 @@ class Unpacker {
     fs.rmSync(this.r.host(real), { recursive: true, force: true });
     this.invalidate();
   }
+}
+
+function splitTop(rel: string): string {
+  const i = rel.indexOf("/");
+  return i < 0 ? rel : rel.slice(0, i);
 }
 
 function writeAll(fd: number, b: Uint8Array, n: number): void {

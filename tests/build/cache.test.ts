@@ -206,3 +206,19 @@ test("--cache-dir: layers warmed by `kiln warm` are not downloaded again", async
   expect(b.code).toBe(0);
   expect(blobGets()).toBe(before + 1); // the config blob only; the layer came from --cache-dir
 });
+
+test("--cache-repo oci:DIR keeps the cache in a local OCI layout", async () => {
+  const ctx = join(tmp, "oci-cache");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), "ARG BASE\nFROM $BASE\nRUN echo local > /l\n");
+  const cacheDir = join(tmp, "oci-cache-layout");
+  const args = ["--no-push", "--cache", "--cache-repo", `oci:${cacheDir}`, "--build-arg", `BASE=${bases.busybox}`, "--reproducible"];
+  const a = build(ctx, `${reg.host}/unused:1`, [...args, "--oci-layout-path", join(tmp, "oci-out-a")]);
+  expect(a.code).toBe(0);
+  expect(hm(a)).toBe("M");
+  expect(JSON.parse(readFileSync(join(cacheDir, "index.json"), "utf8")).manifests.length).toBe(1);
+  const b = build(ctx, `${reg.host}/unused:1`, [...args, "--oci-layout-path", join(tmp, "oci-out-b")]);
+  expect(hm(b)).toBe("H");
+  const digestOf = (d: string) => JSON.parse(readFileSync(join(tmp, d, "index.json"), "utf8")).manifests[0].digest;
+  expect(digestOf("oci-out-b")).toBe(digestOf("oci-out-a"));
+});

@@ -18,7 +18,7 @@ import fs from "node:fs";
 import { KilnError } from "../../util/errors.ts";
 import { resolveInRoot } from "../../run/root-path.ts";
 import { decompressAny, isArchiveFile } from "./archive.ts";
-import { extractTar } from "./extract.ts";
+import { extractTar } from "../../fs/unpack.ts";
 import { parseChmod, resolveChown, type Owner } from "./owner.ts";
 import { discard, download, parseChecksum, type Download } from "./remote.ts";
 import { enumerateSources, isUrl, type Match } from "./sources.ts";

@@ -1,0 +1,112 @@
+// kiln vs buildah on the Dockerfiles in bench/ (issue 9), or kiln's micro-benchmarks.
+//
+//   bun scripts/bench.ts [--only small,apt,big,many-steps,fat-base] [--scenarios cold,warm-remote,changed,nocache]
+//                        [--trials 3] [--json] [--out FILE]
+//   bun scripts/bench.ts --micro [--json] [--out FILE]
+//
+// Starts its own registry and base images, runs every scenario N times per builder (alternating
+// which goes first), and prints medians, kiln ÷ buildah ratios and the targets met or missed.
+// Writes everything (raw samples included) to bench/results/<timestamp>.json or --out.
+// --json prints that JSON on stdout (the table then goes to stderr). Needs root, buildah,
+// skopeo, docker-registry and GNU time (apt-get install time).
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { startRegistry } from "./registry.ts";
+import { ensureBaseLayouts, layoutDigest, pushBaseImages, type BaseImageName } from "./base-images.ts";
+import { requireTime } from "./bench/measure.ts";
+import { REPO } from "./bench/builders.ts";
+import { pushFatBase } from "./bench/fat-base.ts";
+import { BENCHES, SCENARIOS, runBench, type BaseName, type Sample, type Scenario } from "./bench/suite.ts";
+import { summarise, table, targets, verdict } from "./bench/report.ts";
+import { runMicro } from "./bench/micro.ts";
+
+const argv = process.argv.slice(2);
+const opt = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+};
+function list<T extends string>(name: string, all: readonly T[]): T[] {
+  const v = opt(name);
+  if (!v) return [...all];
+  const picked = v.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const p of picked) if (!all.includes(p as T)) usage(`${name}: unknown "${p}" (one of ${all.join(", ")})`);
+  return picked as T[];
+}
+function usage(msg: string): never {
+  console.error(`bench: ${msg}`);
+  process.exit(2);
+}
+
+const asJson = argv.includes("--json");
+const micro = argv.includes("--micro");
+const trials = Number(opt("--trials") ?? 3);
+if (!Number.isInteger(trials) || trials < 1) usage("--trials must be a positive integer");
+const only = list("--only", BENCHES.map((b) => b.name));
+const scenarios = list<Scenario>("--scenarios", SCENARIOS);
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const outFile = opt("--out") ?? join(REPO, "bench", "results", `${stamp}.json`);
+// Progress and the table go to stderr when stdout carries the JSON.
+const say = (m: string) => (asJson ? console.error(m) : console.log(m));
+const progress = (m: string) => console.error(`[bench] ${m}`);
+
+function machine() {
+  const v = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" }).stdout?.trim().split("\n")[0] ?? "";
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "",
+    memGB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    bun: process.versions.bun ?? null,
+    buildah: v("buildah", ["--version"]),
+    commit: v("git", ["-C", REPO, "rev-parse", "--short", "HEAD"]),
+  };
+}
+
+async function builds(): Promise<Record<string, unknown>> {
+  requireTime();
+  for (const tool of ["buildah", "skopeo", "unshare"]) if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) usage(`${tool} is not installed`);
+  const selected = BENCHES.filter((b) => only.includes(b.name));
+  const work = mkdtempSync(join(os.tmpdir(), "kiln-bench-"));
+  const reg = await startRegistry();
+  const cleanup = () => rmSync(work, { recursive: true, force: true });
+  process.once("SIGINT", () => (cleanup(), process.exit(130)));
+  process.once("SIGTERM", () => (cleanup(), process.exit(143)));
+  try {
+    const t0 = performance.now();
+    const need = new Set(selected.map((b) => b.base));
+    const which: BaseImageName[] = need.has("debian") ? ["busybox", "debian"] : ["busybox"];
+    progress(`registry ${reg.host}; pushing base images ${which.join(", ")}${need.has("fat-base") ? ", fat-base" : ""}`);
+    const refs = await pushBaseImages(reg, which);
+    const bases: Record<BaseName, string | undefined> = { busybox: refs.busybox, debian: refs.debian, "fat-base": undefined };
+    if (need.has("fat-base")) {
+      const layouts = await ensureBaseLayouts();
+      bases["fat-base"] = await pushFatBase(reg, refs.busybox, layoutDigest(layouts.busybox), progress);
+    }
+    const samples: Sample[] = [];
+    for (const b of selected) {
+      progress(`${b.name}: ${trials} trial(s) of ${scenarios.join(", ")}`);
+      await runBench(b, { registry: reg, bases, work, trials, scenarios, log: progress }, (s) => samples.push(s));
+    }
+    const rows = summarise(samples);
+    const tgs = targets(rows, samples);
+    say(`\nkiln vs buildah: medians of ${trials} trial(s); ${os.cpus().length} cpus; wall/cpu in s, peak RSS in MB, registry MB read/written`);
+    say(table(rows));
+    say("\ntargets (kiln ÷ buildah unless stated):");
+    for (const t of tgs) say(`  ${t.name.padEnd(46)} ${verdict(t)}`);
+    progress(`done in ${((performance.now() - t0) / 1000).toFixed(0)}s`);
+    return { options: { only, scenarios, trials }, rows, targets: tgs, samples };
+  } finally {
+    await reg.stop();
+    cleanup();
+  }
+}
+
+const started = new Date().toISOString();
+const body = micro ? { micro: await runMicro(say, progress) } : await builds();
+const doc = { kind: micro ? "kiln-bench-micro" : "kiln-bench", started, machine: machine(), ...body };
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(outFile, JSON.stringify(doc, null, 2) + "\n");
+progress(`wrote ${outFile}`);
+if (asJson) console.log(JSON.stringify(doc, null, 2));
