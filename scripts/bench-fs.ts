@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { applyLayer } from "../src/fs/unpack.ts";
 import { createSnapshotter } from "../src/fs/snapshot.ts";
 import { ensureBaseLayouts } from "./base-images.ts";
+import type { ImageIndex, ImageManifest } from "../src/image/types.ts";
 
 const work = fs.mkdtempSync(`${os.tmpdir()}/kiln-bench-fs-`);
 const ms = (t: number) => `${t.toFixed(0).padStart(6)} ms`;
@@ -54,11 +55,12 @@ function makeTree(root: string, files: number): void {
 }
 
 const layouts = await ensureBaseLayouts({ debian: true });
-const idx = JSON.parse(fs.readFileSync(`${layouts.debian}/index.json`, "utf8"));
-const desc = idx.manifests.find((m: any) => m.annotations?.["org.opencontainers.image.ref.name"] === "latest");
-const manifest = JSON.parse(fs.readFileSync(`${layouts.debian}/blobs/${desc.digest.replace(":", "/")}`, "utf8"));
-const debLayer = manifest.layers[0];
-console.log(`runtime: ${typeof (globalThis as any).Bun !== "undefined" ? "bun" : "deno"}, ${os.cpus().length} cpus`);
+const idx: ImageIndex = JSON.parse(fs.readFileSync(`${layouts.debian}/index.json`, "utf8"));
+const desc = idx.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "latest");
+if (!desc) throw new Error(`${layouts.debian}: no manifest tagged latest`);
+const manifest: ImageManifest = JSON.parse(fs.readFileSync(`${layouts.debian}/blobs/${desc.digest.replace(":", "/")}`, "utf8"));
+const debLayer = manifest.layers[0]!;
+console.log(`runtime: ${"Bun" in globalThis ? "bun" : "deno"}, ${os.cpus().length} cpus`);
 await unpackVsTar("debian", `${layouts.debian}/blobs/${debLayer.digest.replace(":", "/")}`, debLayer.mediaType);
 
 const src = `${work}/src50k`;

@@ -1,13 +1,13 @@
 // kiln vs buildah on the Dockerfiles in bench/ (issue 9), or kiln's micro-benchmarks.
 //
 //   bun scripts/bench.ts [--only small,apt,big,many-steps,fat-base] [--scenarios cold,warm-remote,changed,nocache]
-//                        [--trials 3] [--json] [--out FILE]
+//                        [--trials 3] [--json] [--out FILE] [--logs DIR]
 //   bun scripts/bench.ts --micro [--json] [--out FILE]
 //
 // Starts its own registry and base images, runs every scenario N times per builder (alternating
 // which goes first), and prints medians, kiln ÷ buildah ratios and the targets met or missed.
 // Writes everything (raw samples included) to bench/results/<timestamp>.json or --out.
-// --json prints that JSON on stdout (the table then goes to stderr). Needs root, buildah,
+// --json prints that JSON on stdout (the table then goes to stderr); --logs keeps every build's output. Needs root, buildah,
 // skopeo, docker-registry and GNU time (apt-get install time).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -87,7 +87,7 @@ async function builds(): Promise<Record<string, unknown>> {
     const samples: Sample[] = [];
     for (const b of selected) {
       progress(`${b.name}: ${trials} trial(s) of ${scenarios.join(", ")}`);
-      await runBench(b, { registry: reg, bases, work, trials, scenarios, log: progress }, (s) => samples.push(s));
+      await runBench(b, { registry: reg, bases, work, trials, scenarios, log: progress, logsDir: opt("--logs") }, (s) => samples.push(s));
     }
     const rows = summarise(samples);
     const tgs = targets(rows, samples);

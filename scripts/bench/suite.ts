@@ -3,7 +3,7 @@
 // trials never see each other's cache; within a trial the scenarios run in order
 // cold → warm-remote → changed → nocache, and each scenario alternates which builder goes first.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, removeScratch, runBuild, type BuilderName, type RunResult } from "./builders.ts";
 
@@ -34,6 +34,8 @@ export interface SuiteEnv {
   trials: number;
   scenarios: Scenario[];
   log: (m: string) => void;
+  /** Keep each run's output here (as <bench>-<scenario>-<builder>-<trial>.log). */
+  logsDir?: string;
 }
 
 export interface Sample {
@@ -77,6 +79,10 @@ export async function runBench(b: Bench, env: SuiteEnv, onSample: (s: Sample) =>
           onSample({ bench: b.name, scenario, builder: who, trial: t, result });
         }
       } finally {
+        if (env.logsDir) {
+          mkdirSync(env.logsDir, { recursive: true });
+          if (existsSync(join(scratch, `${who}.log`))) copyFileSync(join(scratch, `${who}.log`), join(env.logsDir, `${b.name}-${scenario}-${who}-${t}.log`));
+        }
         removeScratch(scratch);
         await settle();
       }

@@ -123,7 +123,9 @@ function findDockerfile(dir: string, arg: string): string {
   for (const c of candidates) {
     try {
       if (fs.statSync(c).isFile()) return c;
-    } catch {}
+    } catch {
+      // Not there (or unreadable): try the next candidate; the error below names the first.
+    }
   }
   throw new UsageError(`flag --dockerfile: Dockerfile not found: "${candidates[0]}"${path.isAbsolute(arg) ? "" : ` (-f ${arg} is looked up in the build context ${dir})`}`);
 }

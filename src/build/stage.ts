@@ -1,10 +1,8 @@
 // One stage of a build: start from the base image's config, expand and apply instructions in
 // order, unpack the base only when a step needs the filesystem, and snapshot after each
 // filesystem step (one layer per RUN/COPY/ADD, none for metadata).
-import { chownSync, lstatSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { posix } from "node:path";
 import { parseTriggers, StageScope, type IgnoreMatcher, type BuildPlan, type Expanded, type ExpandedCopy, type ExpandedRun, type Instruction, type PlannedStage } from "../dockerfile/index.ts";
-import { RootResolver, cleanArchivePath } from "../fs/resolve.ts";
 import { createSnapshotter, type Snapshotter, type WrittenLayer } from "../fs/snapshot.ts";
 import { appendLayers, layerFromFile, rfc3339, withConfig, type Image, type Layer } from "../image/index.ts";
 import type { HistoryEntry, ImageConfig } from "../image/types.ts";
@@ -12,13 +10,13 @@ import { resolveUser, runInRootfs, runnerIgnoredPaths } from "../run/index.ts";
 import { interrupted } from "../util/cleanup.ts";
 import { DockerfileError, KilnError } from "../util/errors.ts";
 import { humanSize, type Logger } from "../util/log.ts";
-import { baseKey, stepKey, type CacheHit, type CacheStore } from "../cache/index.ts";
-import { randomBytes } from "node:crypto";
-import { applyMetadata, createdBy, type ConfigState } from "./config.ts";
-import { copyInto, describeSources } from "./copy/index.ts";
-import type { CopySpec } from "./copy/types.ts";
+import { baseKey, type CacheStore } from "../cache/index.ts";
+import { createdBy, type ConfigState } from "./config.ts";
+import { copyInto } from "./copy/index.ts";
+import { copySpec, planSteps, probeSteps, type Step } from "./step-plan.ts";
 import type { BuildContext } from "./context.ts";
 import { unpackLayers, type ImageResolver } from "./images.ts";
+import { INLINE_DIR, makeDirs, writeInlineFiles } from "./rootfs-ops.ts";
 import type { BuildOptions } from "./options.ts";
 import type { Workspace } from "./workspace.ts";
 
@@ -73,23 +71,6 @@ export interface StageEnv {
   inContainer?: { stage: number; ignore: string[] };
 }
 
-/** A step after expansion, with the config it sees and its cache key. */
-interface Step {
-  ins: Instruction;
-  x: Expanded;
-  /** Config before the step (RUN's user and cwd come from here). */
-  before: ConfigState;
-  key: string;
-  /** RUN, COPY, ADD, WORKDIR and VOLUME may change the filesystem: only these are looked up. */
-  fsStep: boolean;
-  /** Whether the cache may store/serve this step (flags, unpinned URLs). */
-  cacheable: boolean;
-  hit?: CacheHit;
-}
-
-// Inline heredoc scripts (RUN <<EOF with #!) live here during the RUN and are removed after.
-const INLINE_DIR = "/.kiln-inline";
-
 export class StageBuilder {
   private stage: PlannedStage;
   private base!: Image;
@@ -118,10 +99,16 @@ export class StageBuilder {
     const triggers = this.onbuildTriggers();
     const label = this.stage.name ? ` ${this.stage.name}` : "";
     log.info(`${this.prefix}${label} FROM ${this.stage.base}`, { event: "stage", stage: this.stage.index, name: this.stage.name, base: this.stage.base });
-    const steps = await this.plan([...triggers, ...this.stage.instructions]);
-    await this.probe(steps);
+    const planned = await planSteps(
+      { scope: this.scope, baseKey: this.baseKey, cache: this.env.cache, results: this.env.results, images: this.env.images, ctx: this.env.ctx, atLine: (ins, f) => this.atLine(ins, f) },
+      [...triggers, ...this.stage.instructions],
+      this.state,
+    );
+    const steps = planned.steps;
+    this.after = planned.after;
+    this.state = planned.state;
+    await probeSteps(this.env.cache, steps);
     if (this.env.opts.dryRun) return this.dryRun(steps);
-    // Hits always form a prefix: every key after a miss chains from a key that was never stored.
     for (const [i, step] of steps.entries()) {
       const t0 = performance.now();
       const n = `STEP ${i + 1}/${steps.length}`;
@@ -168,72 +155,6 @@ export class StageBuilder {
   /** Config after each metadata step, computed while planning. */
   private after = new Map<Step, ConfigState>();
   private baseKey = "";
-
-  /**
-   * Expand every instruction and compute its cache key before touching the filesystem:
-   * COPY keys need only the context, so a fully cached stage is never unpacked.
-   */
-  private async plan(instructions: Instruction[]): Promise<Step[]> {
-    const cache = this.env.cache;
-    const steps: Step[] = [];
-    let key = this.baseKey;
-    for (const ins of instructions) {
-      const before = this.state;
-      const x = this.scope.expand(ins);
-      const fsStep = x.kind === "run" || x.kind === "copy" || x.kind === "add" || x.kind === "workdir" || x.kind === "volume";
-      let cacheable = !!cache && (x.kind === "run" ? cache.runLayers : x.kind === "copy" || x.kind === "add" ? cache.copyLayers : true);
-      if (cache) {
-        const extra = await this.atLine(ins, () => this.keyInputs(x));
-        // A URL fetched without --checksum can change under us: nothing after it may hit.
-        if (extra.unpinned) {
-          cacheable = false;
-          key = randomBytes(32).toString("hex");
-        }
-        key = stepKey({
-          parent: key, instruction: x, env: x.kind === "run" ? [...x.env, ...Object.entries(x.proxyEnv).map(([k, v]) => `${k}=${v}`)] : undefined,
-          config: { user: before.config.User, workdir: before.config.WorkingDir, shell: before.config.Shell },
-          sources: extra.sources, fromStageKey: extra.fromStageKey, fromImageDigest: extra.fromImageDigest,
-        });
-      }
-      const step: Step = { ins, x, before, key, fsStep, cacheable };
-      if (!fsStep || x.kind === "workdir" || x.kind === "volume") {
-        this.state = applyMetadata(this.state, x, this.scope.env());
-        this.after.set(step, this.state);
-      }
-      steps.push(step);
-    }
-    return steps;
-  }
-
-  private async keyInputs(x: Expanded): Promise<{ sources?: Awaited<ReturnType<typeof describeSources>>; fromStageKey?: string; fromImageDigest?: string; unpinned?: boolean }> {
-    if (x.kind !== "copy" && x.kind !== "add") return {};
-    if (x.fromRef && "stage" in x.fromRef) {
-      const r = this.env.results.get(x.fromRef.stage);
-      if (!r) throw new KilnError(`COPY --from: stage ${x.fromRef.stage} was not built`);
-      return { fromStageKey: r.key };
-    }
-    if (x.fromRef && "image" in x.fromRef) {
-      const { image } = await this.env.images.resolve(x.fromRef.image);
-      return { fromImageDigest: image.manifestDigest };
-    }
-    const sources = await describeSources(this.copySpec(x, "", this.env.ctx.dir, this.env.ctx.ignore));
-    return { sources, unpinned: sources.some((s) => s.type === "url" && !s.digest) };
-  }
-
-  /** Look up every cacheable filesystem step at once; keep the longest run of hits. */
-  private async probe(steps: Step[]): Promise<void> {
-    const cache = this.env.cache;
-    if (!cache) return;
-    const lookups = steps.filter((s) => s.fsStep && s.cacheable);
-    const hits = await cache.store.probe(lookups.map((s) => s.key));
-    const byStep = new Map(lookups.map((s, i) => [s, hits[i]]));
-    for (const s of steps) {
-      if (!s.fsStep) continue;
-      const hit = byStep.get(s);
-      if (!hit) break;
-      s.hit = hit;
-    }
-  }
 
   /** A cache hit: the layer is referenced by digest, never downloaded here. */
   private reuse(step: Step): WrittenLayer | null {
@@ -326,9 +247,7 @@ export class StageBuilder {
     const { log } = this.env;
     if (x.mounts.length > 0) log.warn(`${this.prefix} RUN --mount is not supported yet; running without: ${x.mounts.join(" ")}`);
     const rootfs = await this.ensureRootfs();
-    let argv = x.argv;
-    const cleanupInline = this.writeInlineFiles(rootfs, x);
-    if (x.files.length > 0) argv = argv.map((a) => (x.files.some((f) => f.path === a) ? posix.join(INLINE_DIR, posix.basename(a)) : a));
+    const { argv, cleanup: cleanupInline } = writeInlineFiles(rootfs, x.files, x.argv);
     const env = [...x.env, ...Object.entries(x.proxyEnv).map(([k, v]) => `${k}=${v}`)];
     const step = `${this.prefix}`;
     let res;
@@ -355,19 +274,6 @@ export class StageBuilder {
     return this.addLayer(layer, x);
   }
 
-  /** Heredoc scripts with #! run as files: write them for the RUN, remove them after. */
-  private writeInlineFiles(rootfs: string, x: ExpandedRun): () => void {
-    if (x.files.length === 0) return () => {};
-    const dir = rootfs + INLINE_DIR;
-    const rootTimes = lstatSync(rootfs);
-    mkdirSync(dir, { mode: 0o755 });
-    for (const f of x.files) writeFileSync(posix.join(dir, posix.basename(f.path)), f.data, { mode: f.mode });
-    return () => {
-      rmSync(dir, { recursive: true, force: true });
-      utimesSync(rootfs, rootTimes.atime, rootTimes.mtime);
-    };
-  }
-
   private async copy(x: ExpandedCopy): Promise<WrittenLayer | null> {
     const rootfs = await this.ensureRootfs();
     let sourceRoot = this.env.ctx.dir;
@@ -376,35 +282,16 @@ export class StageBuilder {
       ignore = undefined;
       sourceRoot = "stage" in x.fromRef ? await this.stageRootfs(x.fromRef.stage) : await this.imageRootfs(x.fromRef.image);
     }
-    const result = await copyInto({ ...this.copySpec(x, rootfs, sourceRoot, ignore), tmpDir: this.env.ws.subdir("add-download") });
+    const result = await copyInto({ ...copySpec(x, rootfs, sourceRoot, ignore, this.state.config.WorkingDir), tmpDir: this.env.ws.subdir("add-download") });
     const layer = result.paths.length > 0 && !this.single ? await this.snap!.snapshotPaths(result.paths, this.env.ws.layers) : null;
     return this.addLayer(layer, x);
-  }
-
-  private copySpec(x: ExpandedCopy, rootfs: string, sourceRoot: string, ignore: IgnoreMatcher | undefined): CopySpec {
-    return {
-      rootfs,
-      sourceRoot,
-      ignore,
-      sources: x.sources,
-      heredocs: x.heredocSources.map((h) => ({ name: h.name, content: h.data })),
-      dest: x.dest,
-      workdir: this.state.config.WorkingDir || "/",
-      chown: x.chown,
-      chmod: x.chmod,
-      isAdd: x.kind === "add",
-      checksum: x.checksum,
-      exclude: x.exclude,
-      parents: x.parents,
-      // Files from another stage or image keep their owners; context files become 0:0.
-      preserveOwner: !!x.fromRef,
-    };
   }
 
   /** WORKDIR creates the directory, every missing level owned by the current USER (as buildah does). */
   private async workdir(path: string, x: Expanded): Promise<WrittenLayer | null> {
     const rootfs = await this.ensureRootfs();
-    const created = this.makeDirs(rootfs, [path], this.state.config.User);
+    const user = this.state.config.User;
+    const created = makeDirs(rootfs, [path], user ? resolveUser(rootfs, user) : undefined);
     const layer = created.length > 0 && !this.single ? await this.snap!.snapshotPaths(created, this.env.ws.layers) : null;
     return this.addLayer(layer, x);
   }
@@ -415,34 +302,11 @@ export class StageBuilder {
    */
   private async volume(paths: string[], x: Expanded): Promise<WrittenLayer | null> {
     const rootfs = await this.ensureRootfs();
-    const created = this.makeDirs(rootfs, paths, undefined);
+    const created = makeDirs(rootfs, paths);
     const layer = created.length > 0 && !this.single ? await this.snap!.snapshotPaths(created, this.env.ws.layers) : null;
     for (const p of paths) this.volumes.push(posix.resolve("/", p));
     this.snap!.addIgnored(paths.map((p) => posix.resolve("/", p)));
     return this.addLayer(layer, x);
-  }
-
-  /** mkdir -p inside the rootfs; returns the rootfs-absolute top directories it created. */
-  private makeDirs(rootfs: string, paths: string[], user: string | undefined): string[] {
-    const owner = user ? resolveUser(rootfs, user) : undefined;
-    const created: string[] = [];
-    for (const path of paths) {
-      const r = new RootResolver(rootfs);
-      const parts = cleanArchivePath(path).split("/").filter(Boolean);
-      let first: string | undefined;
-      for (let i = 1; i <= parts.length; i++) {
-        const rel = parts.slice(0, i).join("/");
-        try {
-          r.dir(rel, false);
-          continue;
-        } catch { /* missing: create it below */ }
-        const real = r.dir(rel, true);
-        if (owner) chownSync(r.host(real), owner.uid, owner.gid);
-        first ??= "/" + real;
-      }
-      if (first) created.push(first);
-    }
-    return created;
   }
 
   private addLayer(layer: WrittenLayer | null, x: Expanded): WrittenLayer | null {

@@ -1,6 +1,7 @@
 // The canonical, length-framed byte encoding that cache keys hash (docs/cache.md, "Encoding").
 // Every value carries a one-byte type tag and every variable-length part is a netstring, so no
 // two different values encode to the same bytes and another implementation can reproduce them.
+import { concatBytes } from "../util/bytes.ts";
 import { KilnError } from "../util/errors.ts";
 
 export type Canon = string | number | boolean | null | readonly Canon[] | { readonly [k: string]: Canon | undefined };
@@ -14,18 +15,6 @@ export function netstring(b: Uint8Array): Uint8Array {
   out.set(head, 0);
   out.set(b, head.length);
   out[out.length - 1] = 0x2c;
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
   return out;
 }
 
@@ -44,15 +33,15 @@ export function compareUtf8(a: string, b: string): number {
 export function encodeCanon(v: Canon): Uint8Array {
   if (v === null) return enc.encode("z");
   if (typeof v === "boolean") return enc.encode(v ? "T" : "F");
-  if (typeof v === "string") return concat([enc.encode("s"), netstring(enc.encode(v))]);
+  if (typeof v === "string") return concatBytes([enc.encode("s"), netstring(enc.encode(v))]);
   if (typeof v === "number") {
     if (!Number.isSafeInteger(v)) throw new KilnError(`cache key: cannot encode non-integer number ${v}`);
-    return concat([enc.encode("i"), netstring(enc.encode(String(v)))]);
+    return concatBytes([enc.encode("i"), netstring(enc.encode(String(v)))]);
   }
-  if (Array.isArray(v)) return concat([enc.encode("l"), netstring(concat((v as Canon[]).map(encodeCanon)))]);
+  if (Array.isArray(v)) return concatBytes([enc.encode("l"), netstring(concatBytes((v as Canon[]).map(encodeCanon)))]);
   const obj = v as { [k: string]: Canon | undefined };
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort(compareUtf8);
   const parts: Uint8Array[] = [];
   for (const k of keys) parts.push(netstring(enc.encode(k)), encodeCanon(obj[k]!));
-  return concat([enc.encode("m"), netstring(concat(parts))]);
+  return concatBytes([enc.encode("m"), netstring(concatBytes(parts))]);
 }

@@ -23,18 +23,18 @@ class Directives {
   check(line: string): void {
     if (this.done) return;
     const m = RE_DIRECTIVE.exec(line);
-    const key = m?.[1]!.toLowerCase();
-    if (!m || !KNOWN_DIRECTIVES.has(key!)) {
+    const key = m?.[1]?.toLowerCase();
+    if (!m || key === undefined || !KNOWN_DIRECTIVES.has(key)) {
       this.done = true;
       return;
     }
-    if (key! in this.values) throw new Error(`only one ${key} parser directive can be used`);
+    if (key in this.values) throw new Error(`only one ${key} parser directive can be used`);
     const value = m[2]!;
     if (key === "escape") {
       if (value !== "`" && value !== "\\") throw new Error(`invalid escape token '${value}' does not match \` or \\`);
       this.escape = value;
     }
-    this.values[key!] = value;
+    this.values[key] = value;
   }
 }
 

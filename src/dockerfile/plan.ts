@@ -1,6 +1,6 @@
 // Stages and their graph: global ARGs, FROM expansion, stage references by name or
 // index, and pruning to what --target needs.
-import { DockerfileError, KilnError, UsageError } from "../util/errors.ts";
+import { DockerfileError, UsageError } from "../util/errors.ts";
 import type { Dockerfile, EscapeToken, Instruction } from "./ast.ts";
 import { parseCommand, type Command } from "./commands.ts";
 import { LexError, ShellLex } from "./lexer.ts";

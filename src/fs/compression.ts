@@ -27,7 +27,8 @@ export function compressionOfMediaType(mediaType: string): Compression | undefin
   return undefined;
 }
 
-function sniff(head: Uint8Array): Compression {
+/** gzip or zstd by magic bytes, else "none". */
+export function sniffCompression(head: Uint8Array): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
   if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
   return "none";
@@ -48,15 +49,17 @@ export function createCompressor(c: Compression, level?: number): Transform | nu
   return (z.createZstdCompress as (o: unknown) => Transform)({ params });
 }
 
-/** Decompress a layer stream (gzip, zstd or plain tar, detected from the first bytes). */
-export async function* decompress(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+/**
+ * The first non-empty chunk of `source`, to sniff a format from, and the whole stream again (that
+ * chunk included); undefined when the stream is empty.
+ */
+export async function peekFirst(source: AsyncIterable<Uint8Array>): Promise<{ head: Uint8Array; all: AsyncGenerator<Uint8Array> } | undefined> {
   const it = source[Symbol.asyncIterator]();
   let first = await it.next();
   while (!first.done && first.value.length === 0) first = await it.next();
-  if (first.done) return;
+  if (first.done) return undefined;
   const head = first.value;
-  const kind = sniff(head);
-  const rest = (async function* () {
+  const all = (async function* () {
     yield head;
     for (;;) {
       const n = await it.next();
@@ -64,6 +67,15 @@ export async function* decompress(source: AsyncIterable<Uint8Array>, what: strin
       yield n.value;
     }
   })();
+  return { head, all };
+}
+
+/** Decompress a layer stream (gzip, zstd or plain tar, detected from the first bytes). */
+export async function* decompress(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+  const peeked = await peekFirst(source);
+  if (!peeked) return;
+  const rest = peeked.all;
+  const kind = sniffCompression(peeked.head);
   if (kind === "none") {
     yield* rest;
     return;

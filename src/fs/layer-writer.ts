@@ -93,7 +93,9 @@ export class LayerWriter {
   abort(): void {
     try {
       fs.closeSync(this.fd);
-    } catch {}
+    } catch {
+      // Already closed (finish() failed after closing it): nothing left to release.
+    }
     fs.rmSync(this.tmp, { force: true });
     this.compressor?.destroy();
   }

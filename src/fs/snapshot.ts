@@ -93,7 +93,9 @@ export class WalkSnapshotter implements Snapshotter {
       let st: fs.Stats | null = null;
       try {
         st = fs.lstatSync(hostPath(this.root, real));
-      } catch {}
+      } catch {
+        // Gone: st stays null and the path is recorded as deleted below.
+      }
       if (st) {
         after.set(real, metaOf(st));
         if (st.isDirectory()) await walkTree(this.root, this.ignore, real, after);
@@ -109,7 +111,9 @@ export class WalkSnapshotter implements Snapshotter {
       if (fresh.has(p)) continue;
       try {
         fresh.set(p, metaOf(fs.lstatSync(hostPath(this.root, p))));
-      } catch {}
+      } catch {
+        // A parent that vanished meanwhile has nothing to refresh; the next walk sees it gone.
+      }
     }
     for (const [k, m] of fresh) this.index.set(k, m);
     const layer = await writePlanLayer(this.root, plan, outDir, this.write);

@@ -1,5 +1,6 @@
 // Content digests ("sha256:<hex>"): validation, hashing, and verification while streaming.
 import { createHash, type Hash } from "node:crypto";
+import { concatBytes } from "../util/bytes.ts";
 import { KilnError } from "../util/errors.ts";
 
 const HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
@@ -69,16 +70,6 @@ export async function* verifyStream(
 /** Read a whole (small) stream into memory. */
 export async function readAll(src: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of src) {
-    parts.push(c);
-    n += c.length;
-  }
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  for await (const c of src) parts.push(c);
+  return concatBytes(parts);
 }

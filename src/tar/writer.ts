@@ -24,8 +24,6 @@ const TYPEFLAG: Record<TarEntryType, number> = {
 };
 
 const ZEROS = new Uint8Array(BLOCK * 20);
-const ASCII_RE = /^[\x01-\x7f]*$/;
-const OCTAL_8 = 8 ** 7; // limit of an 8-byte octal field
 const OCTAL_12 = 8 ** 11; // limit of a 12-byte octal field
 /** Bodies at least this big go to the sink as-is; smaller writes are coalesced (fewer sink calls). */
 const PASS_THROUGH = 32 * 1024;
@@ -177,9 +175,9 @@ export function encodeHeaders(h: TarHeader): Uint8Array {
   }
 
   // name: ustar name, else ustar prefix + name, else PAX path.
-  if (ASCII_RE.test(name) && name.length <= 100) writeAscii(b, 0, 100, name);
+  if (isAscii(name) && name.length <= 100) writeAscii(b, 0, 100, name);
   else {
-    const split = ASCII_RE.test(name) ? splitPrefix(name) : null;
+    const split = isAscii(name) ? splitPrefix(name) : null;
     if (split) {
       writeAscii(b, 345, 155, split[0]);
       writeAscii(b, 0, 100, split[1]);
@@ -188,7 +186,7 @@ export function encodeHeaders(h: TarHeader): Uint8Array {
       writeAscii(b, 0, 100, asciiReplace(name));
     }
   }
-  if (ASCII_RE.test(linkname) && linkname.length <= 100) writeAscii(b, 157, 100, linkname);
+  if (isAscii(linkname) && linkname.length <= 100) writeAscii(b, 157, 100, linkname);
   else {
     records.push(encodeRecord("linkpath", linkname));
     writeAscii(b, 157, 100, asciiReplace(linkname));
@@ -197,7 +195,7 @@ export function encodeHeaders(h: TarHeader): Uint8Array {
     ["uname", 265, h.uname ?? ""],
     ["gname", 297, h.gname ?? ""],
   ] as const) {
-    if (ASCII_RE.test(value) && value.length <= 32) writeAscii(b, off, 32, value);
+    if (isAscii(value) && value.length <= 32) writeAscii(b, off, 32, value);
     else {
       records.push(encodeRecord(key, value));
       writeAscii(b, off, 32, asciiReplace(value));
@@ -285,9 +283,18 @@ function splitPrefix(name: string): [string, string] | null {
   return null;
 }
 
+/** Only ASCII without NUL: what fits a ustar field as it is. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return false;
+  }
+  return true;
+}
+
 /** What Python writes in ustar fields that overflow into PAX: ASCII with '?' per non-ASCII char. */
 function asciiReplace(s: string): string {
-  if (ASCII_RE.test(s)) return s;
+  if (isAscii(s)) return s;
   let out = "";
   for (const ch of s) out += ch.charCodeAt(0) < 0x80 && ch !== "\0" ? ch : "?";
   return out;

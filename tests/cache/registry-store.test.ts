@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { registry } from "../env.ts";
 import { accessLog, logSize } from "../registry/helpers.ts";
-import { openCacheStore, inferCacheRepo, type CacheStore } from "../../src/cache/index.ts";
+import { openCacheStore, inferCacheRepo } from "../../src/cache/index.ts";
 import { LABEL_EMPTY } from "../../src/cache/entry.ts";
 import { makeImage } from "../../src/image/image.ts";
 import { DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_LAYER_GZIP, OCI_MANIFEST } from "../../src/image/media-types.ts";

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { captureTree, type RunConfig, type Tree } from "./compare.ts";
 import { loadCase, REPO, type Case } from "./cases.ts";
+import type { ImageIndex, ImageManifest } from "../../src/image/types.ts";
 
 const BUN = join(REPO, "node_modules", ".bin", "bun");
 
@@ -112,7 +113,8 @@ export async function buildWithKiln(c: Case, env: DiffEnv, work: string): Promis
   return { tree, config, ms: Date.now() - t0 };
 }
 
-function blob(layout: string, digest: string): any {
+/** A JSON blob of the layout, typed as the caller expects it to be. */
+function blob<T>(layout: string, digest: string): T {
   return JSON.parse(fs.readFileSync(join(layout, "blobs", ...digest.split(":")), "utf8"));
 }
 
@@ -124,12 +126,12 @@ export function tagLayout(layout: string, tag: string): RunConfig {
   let desc = idx.manifests[0];
   if (desc.mediaType?.includes("index") || desc.mediaType?.includes("manifest.list")) {
     const arch = { x64: "amd64", arm64: "arm64" }[process.arch as string] ?? process.arch;
-    const inner = blob(layout, desc.digest).manifests;
-    desc = inner.find((m: any) => m.platform?.architecture === arch) ?? inner[0];
+    const inner = blob<ImageIndex>(layout, desc.digest).manifests;
+    desc = inner.find((m) => m.platform?.architecture === arch) ?? inner[0];
   }
-  const manifest = blob(layout, desc.digest);
+  const manifest = blob<ImageManifest>(layout, desc.digest);
   fs.writeFileSync(join(layout, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ ...desc, annotations: { "org.opencontainers.image.ref.name": tag } }] }));
-  return blob(layout, manifest.config.digest).config ?? {};
+  return blob<{ config?: RunConfig }>(layout, manifest.config.digest).config ?? {};
 }
 
 async function unpack(layout: string, bundle: string, tamper?: (rootfs: string) => void): Promise<Tree> {

@@ -4,6 +4,7 @@
 // device numbers, hardlink groups, and the runtime fields of the config.
 import fs from "node:fs";
 import { createHash } from "node:crypto";
+import { typeOf } from "../fs/tree.ts";
 
 export interface Node {
   type: string;
@@ -40,16 +41,6 @@ export interface Difference {
   key: string;
   kind: "only-buildah" | "only-kiln" | "differs";
   text: string;
-}
-
-function typeOf(st: fs.Stats): string {
-  if (st.isFile()) return "file";
-  if (st.isDirectory()) return "dir";
-  if (st.isSymbolicLink()) return "symlink";
-  if (st.isCharacterDevice()) return "char";
-  if (st.isBlockDevice()) return "block";
-  if (st.isFIFO()) return "fifo";
-  return "socket";
 }
 
 /** Walks root in sorted order; keys are absolute paths inside the image ("/" for the root). */

@@ -17,8 +17,26 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
+/** The parts of `skopeo inspect`'s summary the tests read. */
+export interface SkopeoInfo {
+  Digest: string;
+  Layers: string[];
+  Architecture: string;
+  Os: string;
+  Env: string[];
+}
+
+/** The parts of a raw manifest (`layers`) or index (`manifests`) the tests read. */
+export interface SkopeoRaw {
+  mediaType: string;
+  layers: { digest: string }[];
+  manifests: { digest: string; platform: { architecture: string } }[];
+}
+
 /** `skopeo inspect` of a plain-HTTP registry reference (raw manifest when raw=true). */
-export async function skopeoInspect(ref: string, raw = false): Promise<any> {
+export async function skopeoInspect(ref: string, raw?: false): Promise<SkopeoInfo>;
+export async function skopeoInspect(ref: string, raw: true): Promise<SkopeoRaw>;
+export async function skopeoInspect(ref: string, raw = false): Promise<SkopeoInfo | SkopeoRaw> {
   const out = await exec("skopeo", ["inspect", "--tls-verify=false", ...(raw ? ["--raw"] : []), `docker://${ref}`]);
   return JSON.parse(out);
 }

@@ -18,7 +18,7 @@ export interface NodeInfo {
   group?: string;
 }
 
-function typeOf(st: fs.Stats): string {
+export function typeOf(st: fs.Stats): string {
   if (st.isFile()) return "file";
   if (st.isDirectory()) return "dir";
   if (st.isSymbolicLink()) return "symlink";

@@ -1,6 +1,6 @@
 // Pull → OCI layout → push → docker archive against the real registry, checked by skopeo.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { baseImages, registry } from "../env.ts";

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { decompress } from "../../fs/compression.ts";
+import { decompress, peekFirst, sniffCompression } from "../../fs/compression.ts";
 import { BLOCK, verifyChecksum } from "../../tar/header.ts";
 import { KilnError } from "../../util/errors.ts";
 
@@ -14,8 +14,8 @@ class MissingToolError extends KilnError {}
 export type ArchiveCodec = "gzip" | "zstd" | "bzip2" | "xz" | "none";
 
 export function sniffCodec(h: Uint8Array): ArchiveCodec {
-  if (h.length >= 2 && h[0] === 0x1f && h[1] === 0x8b) return "gzip";
-  if (h.length >= 4 && h[0] === 0x28 && h[1] === 0xb5 && h[2] === 0x2f && h[3] === 0xfd) return "zstd";
+  const c = sniffCompression(h);
+  if (c !== "none") return c;
   if (h.length >= 3 && h[0] === 0x42 && h[1] === 0x5a && h[2] === 0x68) return "bzip2";
   if (h.length >= 6 && h[0] === 0xfd && h[1] === 0x37 && h[2] === 0x7a && h[3] === 0x58 && h[4] === 0x5a && h[5] === 0x00) return "xz";
   return "none";
@@ -28,22 +28,11 @@ const TOOLS: Record<"bzip2" | "xz", { cmd: string; pkg: string }> = {
 
 /** Decompress gzip, zstd, bzip2 or xz (sniffed from the first bytes); anything else passes through. */
 export async function* decompressAny(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
-  const it = source[Symbol.asyncIterator]();
-  let first = await it.next();
-  while (!first.done && first.value.length === 0) first = await it.next();
-  if (first.done) return;
-  const head = first.value;
-  const all = (async function* () {
-    yield head;
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return;
-      yield n.value;
-    }
-  })();
-  const codec = sniffCodec(head);
-  if (codec === "bzip2" || codec === "xz") yield* viaTool(codec, all, what);
-  else yield* decompress(all, what);
+  const peeked = await peekFirst(source);
+  if (!peeked) return;
+  const codec = sniffCodec(peeked.head);
+  if (codec === "bzip2" || codec === "xz") yield* viaTool(codec, peeked.all, what);
+  else yield* decompress(peeked.all, what);
 }
 
 async function* viaTool(codec: "bzip2" | "xz", input: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {

@@ -21,20 +21,10 @@ import { decompressAny, isArchiveFile } from "./archive.ts";
 import { extractTar } from "../../fs/unpack.ts";
 import { parseChmod, resolveChown, type Owner } from "./owner.ts";
 import { discard, download, parseChecksum, type Download } from "./remote.ts";
-import { enumerateSources, isUrl, type Match } from "./sources.ts";
+import { enumerateSources, isUrl, segments, type Match } from "./sources.ts";
 import type { CopyResult, CopySpec } from "./types.ts";
 
 const O_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
-
-function clean(abs: string): string[] {
-  const out: string[] = [];
-  for (const c of abs.split("/")) {
-    if (c === "" || c === ".") continue;
-    if (c === "..") out.pop();
-    else out.push(c);
-  }
-  return out;
-}
 
 const baseName = (p: string) => p.split("/").filter((s) => s !== "").pop() ?? "";
 
@@ -62,7 +52,7 @@ async function copyIntoUnchecked(spec: CopySpec): Promise<CopyResult> {
   const chmod = spec.chmod === undefined || spec.chmod === "" ? undefined : parseChmod(spec.chmod);
   const groups = enumerateSources(spec);
   const workdir = spec.workdir.startsWith("/") ? spec.workdir : "/" + spec.workdir;
-  const destAbs = "/" + clean(spec.dest.startsWith("/") ? spec.dest : workdir + "/" + spec.dest).join("/");
+  const destAbs = "/" + segments(spec.dest.startsWith("/") ? spec.dest : workdir + "/" + spec.dest).join("/");
   const destIsDir = spec.dest.endsWith("/") || /(^|\/)\.$/.test(spec.dest) || destAbs === "/" || spec.parents === true;
   const total = groups.reduce((n, g) => n + (g.url ? 1 : g.matches.length), 0) + heredocs.length;
   if (total > 1 && !destIsDir) {
@@ -213,7 +203,7 @@ class Writer {
         this.entry(rel, e.host, e.st, e.link, m.rel === "" ? e.sub : m.rel + "/" + e.sub);
         continue;
       }
-      let st = this.lstat(rel);
+      const st = this.lstat(rel);
       if (st?.isSymbolicLink()) {
         const r = this.real("/" + rel);
         if (!this.lstat(r)?.isDirectory()) throw new KilnError(`${this.cmd}: cannot copy to non-directory "/${rel}"`);

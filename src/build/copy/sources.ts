@@ -46,8 +46,8 @@ export interface SourceGroup {
 
 export const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
-/** Split a source into clamped, clean segments (".." never climbs above the root). */
-function segments(src: string): string[] {
+/** Split a path into clamped, clean segments (".." never climbs above the root). */
+export function segments(src: string): string[] {
   const out: string[] = [];
   for (const c of src.split("/")) {
     if (c === "" || c === ".") continue;
