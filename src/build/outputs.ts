@@ -38,10 +38,22 @@ export async function writeOutputs(img: Image, opts: BuildOptions, client: Regis
   }
   if (!opts.noPush && dests.length > 0) {
     const t0 = performance.now();
-    const res = await pushImage(client, img, dests, {
-      mountFrom: [...new Set(mountFrom)].map((r) => parseRepository(r)),
-      onBlob: (e) => log.debug(`blob ${e.digest.slice(0, 19)} ${e.action} at ${e.destination.context()}`),
-    });
+    const total = (img.layers.length + 1) * dests.length;
+    let done = 0;
+    // A line per second while a push takes longer than that.
+    const ticker = setInterval(() => log.info(`pushing: ${done} of ${total} blobs done`, { event: "push-progress", done, total }), 1000);
+    let res;
+    try {
+      res = await pushImage(client, img, dests, {
+        mountFrom: [...new Set(mountFrom)].map((r) => parseRepository(r)),
+        onBlob: (e) => {
+          done++;
+          log.debug(`blob ${e.digest.slice(0, 19)} ${e.action} at ${e.destination.context()}`);
+        },
+      });
+    } finally {
+      clearInterval(ticker);
+    }
     const counts = { uploaded: 0, mounted: 0, exists: 0 };
     for (const b of res.blobs) counts[b.action]++;
     for (const p of res.pushed) log.info(`pushed ${p}`, { event: "pushed", reference: p.toString() });
