@@ -1,7 +1,7 @@
 // kiln vs buildah on the Dockerfiles in bench/ (issue 9), or kiln's micro-benchmarks.
 //
 //   bun scripts/bench.ts [--only small,apt,big,many-steps,fat-base] [--scenarios cold,warm-remote,changed,nocache]
-//                        [--trials 3] [--json] [--out FILE] [--logs DIR]
+//                        [--trials 3] [--json] [--out FILE] [--logs DIR] [--workdir DIR]
 //   bun scripts/bench.ts --micro [--json] [--out FILE]
 //
 // Starts its own registry and base images, runs every scenario N times per builder (alternating
@@ -18,7 +18,7 @@ import { ensureBaseLayouts, layoutDigest, pushBaseImages, type BaseImageName } f
 import { requireTime } from "./bench/measure.ts";
 import { REPO } from "./bench/builders.ts";
 import { pushFatBase } from "./bench/fat-base.ts";
-import { BENCHES, SCENARIOS, runBench, type BaseName, type Sample, type Scenario } from "./bench/suite.ts";
+import { BENCHES, SCENARIOS, runBench, type BaseName, type Failure, type Sample, type Scenario } from "./bench/suite.ts";
 import { summarise, table, targets, verdict } from "./bench/report.ts";
 import { runMicro } from "./bench/micro.ts";
 
@@ -68,7 +68,8 @@ async function builds(): Promise<Record<string, unknown>> {
   requireTime();
   for (const tool of ["buildah", "skopeo", "unshare"]) if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) usage(`${tool} is not installed`);
   const selected = BENCHES.filter((b) => only.includes(b.name));
-  const work = mkdtempSync(join(os.tmpdir(), "kiln-bench-"));
+  // --workdir puts contexts, kiln's workspaces and buildah's storage elsewhere (e.g. /dev/shm).
+  const work = mkdtempSync(join(opt("--workdir") ?? os.tmpdir(), "kiln-bench-"));
   const reg = await startRegistry();
   const cleanup = () => rmSync(work, { recursive: true, force: true });
   process.once("SIGINT", () => (cleanup(), process.exit(130)));
@@ -85,9 +86,12 @@ async function builds(): Promise<Record<string, unknown>> {
       bases["fat-base"] = await pushFatBase(reg, refs.busybox, layoutDigest(layouts.busybox), progress);
     }
     const samples: Sample[] = [];
+    const failures: Failure[] = [];
     for (const b of selected) {
       progress(`${b.name}: ${trials} trial(s) of ${scenarios.join(", ")}`);
-      await runBench(b, { registry: reg, bases, work, trials, scenarios, log: progress, logsDir: opt("--logs") }, (s) => samples.push(s));
+      await runBench(b, { registry: reg, bases, work, trials, scenarios, log: progress, logsDir: opt("--logs") }, (s) => samples.push(s), (f) => failures.push(f));
+      // Partial results survive a crash or Ctrl-C later on.
+      save({ partial: true, options: { only, scenarios, trials }, samples, failures });
     }
     const rows = summarise(samples);
     const tgs = targets(rows, samples);
@@ -95,18 +99,25 @@ async function builds(): Promise<Record<string, unknown>> {
     say(table(rows));
     say("\ntargets (kiln ÷ buildah unless stated):");
     for (const t of tgs) say(`  ${t.name.padEnd(46)} ${verdict(t)}`);
+    const retried = samples.filter((s) => s.attempts > 1);
+    if (retried.length) say(`\nretried after a failure: ${retried.map((s) => `${s.bench} ${s.scenario} ${s.builder} trial ${s.trial}`).join("; ")}`);
+    for (const f of failures) say(`FAILED ${ATTEMPTS_NOTE} ${f.bench} ${f.scenario} ${f.builder} trial ${f.trial}: ${f.errors.at(-1)?.split("\n").slice(-2).join(" | ")}`);
     progress(`done in ${((performance.now() - t0) / 1000).toFixed(0)}s`);
-    return { options: { only, scenarios, trials }, rows, targets: tgs, samples };
+    return { options: { only, scenarios, trials }, rows, targets: tgs, samples, failures };
   } finally {
     await reg.stop();
     cleanup();
   }
 }
 
+const ATTEMPTS_NOTE = "(every attempt)";
 const started = new Date().toISOString();
-const body = micro ? { micro: await runMicro(say, progress) } : await builds();
-const doc = { kind: micro ? "kiln-bench-micro" : "kiln-bench", started, machine: machine(), ...body };
-mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(outFile, JSON.stringify(doc, null, 2) + "\n");
+function save(body: Record<string, unknown>): Record<string, unknown> {
+  const doc = { kind: micro ? "kiln-bench-micro" : "kiln-bench", started, machine: machine(), ...body };
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify(doc, null, 2) + "\n");
+  return doc;
+}
+const doc = save(micro ? { micro: await runMicro(say, progress) } : await builds());
 progress(`wrote ${outFile}`);
 if (asJson) console.log(JSON.stringify(doc, null, 2));

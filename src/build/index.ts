@@ -77,7 +77,8 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
     const final = results.get(plan.target)!;
     if (opts.dryRun) return { image: final.image, digest: "", report };
     const image = finalize(final.image, opts);
-    const mountFrom = [...final.sources, ...(cache?.store.repository ? [cache.store.repository.context()] : [])];
+    // The cache repo first: it holds every layer this build wrote (pushed there while it ran).
+    const mountFrom = [...(cache?.store.repository ? [cache.store.repository.context()] : []), ...final.sources];
     await writeOutputs(image, opts, client, log, mountFrom);
     if (cache) {
       const hits = report.filter((r) => r.hit).length;

@@ -228,7 +228,8 @@ export class RegistryClient {
     return new URL(loc, await this.transport.baseUrl(repo.registry)).href;
   }
 
-  private async cancelUpload(repo: Reference, location: string): Promise<void> {
+  /** Abandon an upload session (a refused mount opens one). Best effort. */
+  async cancelUpload(repo: Reference, location: string): Promise<void> {
     const res = await this.transport.send({ registry: repo.registry, method: "DELETE", path: location, scopes: [push(repo)], retry: false }).catch(() => undefined);
     await res?.body?.cancel().catch(() => {});
   }

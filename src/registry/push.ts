@@ -62,16 +62,20 @@ export async function pushImage(client: RegistryClient, img: Image, destinations
   return result;
 }
 
+const MAX_MOUNT_TRIES = 4;
+
 async function pushLayer(client: RegistryClient, dest: Reference, l: Layer, extra: readonly Reference[], opts: UploadOptions, record: (e: BlobPushEvent) => void): Promise<void> {
   const base = { destination: dest, digest: l.digest, size: l.size };
   if ((await client.headBlob(dest, l.digest)) !== undefined) return record({ ...base, action: "exists" });
   const from = mountCandidates(dest, [...l.sources, ...extra]);
   let location: string | undefined;
-  for (const f of from) {
+  // Try each known holder (a fresh layer's first candidate is often the base repo, which lacks
+  // it, while the cache repo has it); keep the last refused mount's session for the upload.
+  for (const f of from.slice(0, MAX_MOUNT_TRIES)) {
     const r = await client.startUpload(dest, { digest: l.digest, from: f });
+    if (location) await client.cancelUpload(dest, location);
     if (r.mounted) return record({ ...base, action: "mounted", from: f });
-    location = r.location; // reuse the upload session the registry opened instead
-    break;
+    location = r.location;
   }
   if (l.path) {
     await client.uploadBlob(dest, { digest: l.digest, size: l.size, rereadable: true, read: fileSlice(l.path) }, opts, location);
@@ -85,9 +89,8 @@ async function pushLayer(client: RegistryClient, dest: Reference, l: Layer, extr
 async function pushConfig(client: RegistryClient, dest: Reference, img: Image, extra: readonly Reference[], record: (e: BlobPushEvent) => void): Promise<void> {
   const base = { destination: dest, digest: img.configDigest, size: img.configBytes.length };
   if ((await client.headBlob(dest, img.configDigest)) !== undefined) return record({ ...base, action: "exists" });
-  for (const f of mountCandidates(dest, extra)) {
+  for (const f of mountCandidates(dest, extra).slice(0, MAX_MOUNT_TRIES)) {
     if (await client.mountBlob(dest, img.configDigest, f)) return record({ ...base, action: "mounted", from: f });
-    break;
   }
   await client.uploadBlobBytes(dest, img.configBytes);
   record({ ...base, action: "uploaded" });

@@ -40,6 +40,9 @@ test("RUN date gives the same date on a rebuild, and the same image", async () =
   const a = build(ctx, dest, ["--cache", "--build-arg", `BASE=${bases.busybox}`]);
   expect(a.code).toBe(0);
   expect(hm(a)).toBe("MM");
+  // Layers written to the cache are mounted into the destination, not uploaded a second time:
+  // only the config blob goes up.
+  expect(a.err).toMatch(/blobs: 1 uploaded, 3 mounted, 0 already there/);
   const first = await imageFiles(dest);
   const b = build(ctx, `${reg.host}/cache/date:2`, ["--cache", "--cache-repo", `${reg.host}/cache/date/cache`, "--build-arg", `BASE=${bases.busybox}`]);
   expect(b.code).toBe(0);
