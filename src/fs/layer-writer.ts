@@ -8,6 +8,7 @@ import { TarWriter } from "../tar/writer.ts";
 import type { TarHeader } from "../tar/types.ts";
 import { KilnError } from "../util/errors.ts";
 import { createCompressor, layerMediaType, type Compression } from "./compression.ts";
+import { ParallelGzip } from "./parallel-gzip.ts";
 
 export interface WrittenLayer {
   /** The layer file, named after its digest's hex inside outDir. */
@@ -39,6 +40,8 @@ export class LayerWriter {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private compressor;
+  /** gzip goes through ParallelGzip (all cores); zstd through a zlib stream. */
+  private pgzip: ParallelGzip | null = null;
   private fd: number;
   private tmp: string;
   private failed: Error | null = null;
@@ -47,7 +50,8 @@ export class LayerWriter {
     fs.mkdirSync(outDir, { recursive: true });
     this.tmp = `${outDir}/.layer-${randomBytes(6).toString("hex")}.tmp`;
     this.fd = fs.openSync(this.tmp, "w", 0o644);
-    this.compressor = createCompressor(opts.compression, opts.level);
+    if (opts.compression === "gzip") this.pgzip = new ParallelGzip(opts.level, (c) => this.out(c));
+    this.compressor = opts.compression === "gzip" ? null : createCompressor(opts.compression, opts.level);
     this.compressor?.on("data", (c: Uint8Array) => this.out(c));
     this.compressor?.on("error", (e: Error) => (this.failed = e));
     this.tar = new TarWriter((chunk) => this.feed(chunk));
@@ -63,6 +67,7 @@ export class LayerWriter {
     try {
       await this.tar.finish();
       await this.drain();
+      if (this.pgzip) await this.pgzip.end();
       if (this.compressor) {
         const ended = once(this.compressor, "end"); // rejects on "error" too
         this.compressor.end();
@@ -110,7 +115,7 @@ export class LayerWriter {
   private async feed(chunk: Uint8Array): Promise<void> {
     this.tarHash.update(chunk);
     this.tarSize += chunk.length;
-    if (!this.compressor) return this.out(chunk);
+    if (!this.compressor && !this.pgzip) return this.out(chunk);
     // The tar writer may reuse its buffer after we return, so keep a copy until it is handed on.
     this.pending.push(chunk.slice());
     this.pendingBytes += chunk.length;
@@ -118,12 +123,13 @@ export class LayerWriter {
   }
 
   private async drain(): Promise<void> {
-    if (!this.compressor || this.pendingBytes === 0) return;
+    if (this.pendingBytes === 0) return;
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     if (this.failed) throw this.failed;
-    if (!this.compressor.write(data)) await drained(this.compressor);
+    if (this.pgzip) return this.pgzip.write(data);
+    if (this.compressor && !this.compressor.write(data)) await drained(this.compressor);
   }
 }
 
