@@ -116,6 +116,7 @@ export class LayerWriter {
     this.tarHash.update(chunk);
     this.tarSize += chunk.length;
     if (!this.compressor && !this.pgzip) return this.out(chunk);
+    if (this.pgzip) return this.pgzip.write(chunk); // it copies into its own blocks
     // The tar writer may reuse its buffer after we return, so keep a copy until it is handed on.
     this.pending.push(chunk.slice());
     this.pendingBytes += chunk.length;

@@ -6,45 +6,54 @@ import { availableParallelism } from "node:os";
 import { gzip } from "node:zlib";
 
 const BLOCK = 2 << 20;
-// Twice the cores, so every core stays busy while the oldest block is awaited and written.
-const IN_FLIGHT = Math.min(2 * availableParallelism(), 16);
+// One more block in flight than cores, so every core stays busy while the oldest is written.
+const IN_FLIGHT = Math.min(availableParallelism() + 1, 9);
 
 function gzipBlock(data: Uint8Array, level: number | undefined): Promise<Uint8Array> {
   return new Promise((resolve, reject) => gzip(data, level === undefined ? {} : { level }, (e, out) => (e ? reject(e) : resolve(out))));
 }
 
 export class ParallelGzip {
-  private parts: Uint8Array[] = [];
-  private bytes = 0;
-  private queue: Promise<Uint8Array>[] = [];
+  /** Input blocks are reused once compressed: big layers would otherwise leave GC-lagged garbage. */
+  private free: Uint8Array[] = [];
+  private block: Uint8Array;
+  private used = 0;
+  private queue: { input: Uint8Array; output: Promise<Uint8Array> }[] = [];
   private submitted = 0;
 
-  constructor(private level: number | undefined, private emit: (chunk: Uint8Array) => void) {}
+  constructor(private level: number | undefined, private emit: (chunk: Uint8Array) => void) {
+    this.block = new Uint8Array(BLOCK);
+  }
 
-  /** Takes ownership of `chunk` (the caller must not reuse it). */
+  /** Copies `chunk`; the caller may reuse it as soon as this resolves. */
   async write(chunk: Uint8Array): Promise<void> {
-    this.parts.push(chunk);
-    this.bytes += chunk.length;
-    while (this.bytes >= BLOCK) await this.submit(this.take(BLOCK));
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(BLOCK - this.used, chunk.length - off);
+      this.block.set(chunk.subarray(off, off + n), this.used);
+      this.used += n;
+      off += n;
+      if (this.used === BLOCK) await this.submit();
+    }
   }
 
   async end(): Promise<void> {
-    if (this.bytes > 0 || this.submitted === 0) await this.submit(this.take(this.bytes));
-    while (this.queue.length > 0) this.emit(await this.queue.shift()!);
+    if (this.used > 0 || this.submitted === 0) await this.submit();
+    while (this.queue.length > 0) await this.writeOldest();
   }
 
-  private take(n: number): Uint8Array {
-    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bytes);
-    const block = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.parts = rest.length > 0 ? [rest] : [];
-    this.bytes = rest.length;
-    return block;
-  }
-
-  private async submit(block: Uint8Array): Promise<void> {
+  private async submit(): Promise<void> {
+    const input = this.block;
     this.submitted++;
-    this.queue.push(gzipBlock(block, this.level));
-    if (this.queue.length >= IN_FLIGHT) this.emit(await this.queue.shift()!);
+    this.queue.push({ input, output: gzipBlock(input.subarray(0, this.used), this.level) });
+    this.block = this.free.pop() ?? new Uint8Array(BLOCK);
+    this.used = 0;
+    if (this.queue.length >= IN_FLIGHT) await this.writeOldest();
+  }
+
+  private async writeOldest(): Promise<void> {
+    const { input, output } = this.queue.shift()!;
+    this.emit(await output);
+    this.free.push(input);
   }
 }

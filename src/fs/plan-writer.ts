@@ -138,12 +138,15 @@ function readSmall(host: string, size: number): Uint8Array {
   return buf;
 }
 
+// One buffer, reused: the tar writer's consumer copies what it keeps (layer-writer.ts), and a
+// fresh 4 MiB buffer per chunk left hundreds of MB of garbage for a big file.
 async function* readLarge(host: string, size: number): AsyncGenerator<Uint8Array> {
   const fd = fs.openSync(host, "r");
+  const whole = new Uint8Array(Math.min(4 << 20, size));
   try {
     let off = 0;
     while (off < size) {
-      const buf = new Uint8Array(Math.min(4 << 20, size - off));
+      const buf = whole.subarray(0, Math.min(whole.length, size - off));
       let got = 0;
       while (got < buf.length) {
         const n = fs.readSync(fd, buf, got, buf.length - got, off + got);
