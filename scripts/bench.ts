@@ -1,12 +1,13 @@
 // kiln vs buildah on the Dockerfiles in bench/ (issue 9), or kiln's micro-benchmarks.
 //
 //   bun scripts/bench.ts [--only small,apt,big,many-steps,fat-base] [--scenarios cold,warm-remote,changed,nocache]
-//                        [--trials 3] [--json] [--out FILE] [--logs DIR] [--workdir DIR]
+//                        [--trials 3] [--json] [--out FILE] [--logs DIR] [--workdir DIR] [--source]
 //   bun scripts/bench.ts --micro [--json] [--out FILE]
 //
 // Starts its own registry and base images, runs every scenario N times per builder (alternating
 // which goes first), and prints medians, kiln ÷ buildah ratios and the targets met or missed.
 // Writes everything (raw samples included) to bench/results/<timestamp>.json or --out.
+// kiln runs as the compiled executable (--source: `bun mod.ts` instead).
 // --json prints that JSON on stdout (the table then goes to stderr); --logs keeps every build's output. Needs root, buildah,
 // skopeo, docker-registry and GNU time (apt-get install time).
 import { spawnSync } from "node:child_process";
@@ -16,7 +17,7 @@ import { dirname, join } from "node:path";
 import { startRegistry } from "./registry.ts";
 import { ensureBaseLayouts, layoutDigest, pushBaseImages, type BaseImageName } from "./base-images.ts";
 import { requireTime } from "./bench/measure.ts";
-import { REPO } from "./bench/builders.ts";
+import { BUN, REPO, kiln } from "./bench/builders.ts";
 import { pushFatBase } from "./bench/fat-base.ts";
 import { BENCHES, SCENARIOS, runBench, type BaseName, type Failure, type Sample, type Scenario } from "./bench/suite.ts";
 import { summarise, table, targets, verdict } from "./bench/report.ts";
@@ -70,6 +71,13 @@ async function builds(): Promise<Record<string, unknown>> {
   const selected = BENCHES.filter((b) => only.includes(b.name));
   // --workdir puts contexts, kiln's workspaces and buildah's storage elsewhere (e.g. /dev/shm).
   const work = mkdtempSync(join(opt("--workdir") ?? os.tmpdir(), "kiln-bench-"));
+  // kiln runs as the single executable users install, unless --source asks for `bun mod.ts`.
+  if (!argv.includes("--source")) {
+    const bin = join(work, "kiln");
+    const c = spawnSync(BUN, [join(REPO, "scripts", "compile.ts"), "--outfile", bin], { encoding: "utf8" });
+    if (c.status !== 0) usage(`cannot compile kiln: ${c.stderr}`);
+    kiln.command = [bin];
+  }
   const reg = await startRegistry();
   const cleanup = () => rmSync(work, { recursive: true, force: true });
   process.once("SIGINT", () => (cleanup(), process.exit(130)));

@@ -15,6 +15,9 @@ const BLOB_INFO_CACHE = "/var/lib/containers/cache";
 
 export type BuilderName = "kiln" | "buildah";
 
+/** How kiln is started: the compiled executable users install (bench.ts sets it), or from source. */
+export const kiln = { command: [BUN, join(REPO, "mod.ts")] };
+
 export interface BuildRun {
   builder: BuilderName;
   context: string;
@@ -55,7 +58,7 @@ export async function runBuild(r: BuildRun): Promise<RunResult> {
     const report = join(r.scratch, "cache-report.json");
     const work = join(r.scratch, "kiln-work");
     mkdirSync(work);
-    m = await measure(BUN, ["mod.ts", "build", "--context", r.context, "--dockerfile", "Dockerfile", "--destination", r.destination, "--insecure-registry", r.registry.host, "--cache-report", report, ...args, ...(r.cacheRepo ? ["--cache", "--cache-repo", r.cacheRepo] : [])], { cwd: REPO, env: { ...process.env, KILN_WORKDIR: work }, logFile });
+    m = await measure(kiln.command[0]!, [...kiln.command.slice(1), "build", "--context", r.context, "--dockerfile", "Dockerfile", "--destination", r.destination, "--insecure-registry", r.registry.host, "--cache-report", report, ...args, ...(r.cacheRepo ? ["--cache", "--cache-repo", r.cacheRepo] : [])], { cwd: REPO, env: { ...process.env, KILN_WORKDIR: work }, logFile });
     if (m.code !== 0) throw new Error(`kiln build of ${r.context} exited ${m.code}:\n${tailOf(logFile)}`);
     const rows = existsSync(report) ? (JSON.parse(readFileSync(report, "utf8")) as { hit: boolean }[]) : [];
     const log = readFileSync(logFile, "utf8");

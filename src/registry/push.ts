@@ -53,8 +53,12 @@ export async function pushImage(client: RegistryClient, img: Image, destinations
     };
     const layers = pushableLayers(img);
     const extra = [...(opts.mountFrom ?? []), ...done];
-    await mapLimit(layers, opts.concurrency ?? 4, (l) => pushLayer(client, dest, l, extra, opts, record));
-    await pushConfig(client, dest, img, extra, record);
+    // A config is new with almost every build: only an earlier destination of this push can
+    // already hold it, so it goes up alongside the layers instead of probing other repos first.
+    await Promise.all([
+      mapLimit(layers, opts.concurrency ?? 4, (l) => pushLayer(client, dest, l, extra, opts, record)),
+      pushConfig(client, dest, img, done, record),
+    ]);
     const digest = await client.putManifest(dest, img.manifestBytes, img.mediaType);
     result.pushed.push(dest.withDigest(digest));
     done.push(dest);
