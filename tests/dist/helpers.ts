@@ -1,0 +1,62 @@
+// Shared by the release tests: async process runs (a loopback server in this process must keep
+// answering while the child runs, so no spawnSync), the compile script and a tiny file server.
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+
+export const root = join(import.meta.dir, "..", "..");
+export const bun = join(root, "node_modules", ".bin", "bun");
+
+export interface Ran { code: number | null; out: string; err: string }
+
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? root, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out, err }));
+  });
+}
+
+/** Run and throw with the output unless it exits 0. */
+export async function must(cmd: string, args: string[], opts: Parameters<typeof run>[2] = {}): Promise<string> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.code}\n${r.out}\n${r.err}`);
+  return r.out;
+}
+
+/** `bun scripts/compile.ts --all --outdir DIR`: every target plus SHA256SUMS. */
+export function compileAll(outdir: string): Promise<string> {
+  return must(bun, ["scripts/compile.ts", "--all", "--outdir", outdir]);
+}
+
+export interface FileServer { url: string; requests: string[]; close(): Promise<void> }
+
+/** Serves `files` (URL path → bytes) on 127.0.0.1; everything else is a 404. */
+export function serveFiles(files: Map<string, Uint8Array>): Promise<FileServer> {
+  const requests: string[] = [];
+  const srv = createServer((req, res) => {
+    requests.push(req.url ?? "");
+    const body = files.get(req.url ?? "");
+    if (!body) {
+      res.writeHead(404).end("not found\n");
+      return;
+    }
+    res.writeHead(200, { "content-length": body.byteLength, "content-type": "application/octet-stream" }).end(body);
+  });
+  return new Promise((resolve) => {
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as AddressInfo).port;
+      resolve({ url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => srv.close(() => r())) });
+    });
+  });
+}
+
+/** The host's release name, as the installer and compile script spell it. */
+export function hostAsset(): string {
+  return `kiln-linux-${process.arch === "arm64" ? "arm64" : "x64"}`;
+}
