@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { readTar } from "../src/tar/reader.ts";
 import { TarWriter } from "../src/tar/writer.ts";
 import type { TarHeader } from "../src/tar/types.ts";
+import { bestOf } from "./bench/measure.ts";
 
 const args = process.argv.slice(2);
 const source = args.find((a) => !a.startsWith("--")) ?? "/usr/bin";
@@ -19,16 +20,7 @@ function sh(cmd: string): void {
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status})`);
 }
 
-/** Best wall time of `runs` repetitions, in seconds. */
-async function best(fn: () => unknown | Promise<unknown>): Promise<number> {
-  let min = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await fn();
-    min = Math.min(min, (performance.now() - t) / 1000);
-  }
-  return min;
-}
+const best = (fn: () => unknown) => bestOf(runs, fn);
 
 async function* chunked(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);

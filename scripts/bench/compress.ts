@@ -15,6 +15,7 @@ import { zstdSupported } from "../../src/fs/compression.ts";
 import { readTar } from "../../src/tar/reader.ts";
 import type { TarHeader } from "../../src/tar/types.ts";
 import { cachedLayer } from "../base-images.ts";
+import { bestOf } from "./measure.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice(7) ?? 3);
@@ -23,15 +24,7 @@ const shm = statSync("/dev/shm", { throwIfNoEntry: false })?.isDirectory() ? "/d
 const dir = mkdtempSync(join(shm, "kiln-bench-compress-"));
 const rows: { name: string; runtime: string; MBps: number; ratio?: number }[] = [];
 
-async function best(fn: () => unknown): Promise<number> {
-  let min = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await fn();
-    min = Math.min(min, (performance.now() - t) / 1000);
-  }
-  return min;
-}
+const best = (fn: () => unknown) => bestOf(runs, fn);
 
 function row(name: string, mb: number, s: number, ratio?: number): void {
   rows.push({ name, runtime, MBps: Math.round(mb / s), ...(ratio === undefined ? {} : { ratio: Number(ratio.toFixed(3)) }) });

@@ -51,3 +51,14 @@ export function tailOf(file: string, n = 20): string {
     return "";
   }
 }
+
+/** Best wall time of `runs` repetitions of `fn`, in seconds. */
+export async function bestOf(runs: number, fn: () => unknown): Promise<number> {
+  let min = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    min = Math.min(min, (performance.now() - t) / 1000);
+  }
+  return min;
+}
