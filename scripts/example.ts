@@ -1,6 +1,7 @@
 // The README's first command (`npm run example`): a real build end to end, offline.
 // Starts a local registry, builds and pushes the busybox base image, has kiln build
-// examples/hello and push it, then checks the pushed image with skopeo and runs it in a chroot.
+// examples/hello and push it (then again from its layer cache), checks the pushed image with
+// skopeo and runs it in a chroot.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,9 +31,18 @@ try {
   const dest = `${reg.host}/examples/hello:latest`;
   const digestFile = join(work, "digest");
   console.log(`== kiln build examples/hello → ${dest}`);
-  run(bun, ["mod.ts", "build", "--context", "examples/hello", "--destination", dest,
-    "--build-arg", `BASE=${bases.busybox}`, "--digest-file", digestFile]);
+  const buildArgs = ["mod.ts", "build", "--context", "examples/hello", "--destination", dest,
+    "--build-arg", `BASE=${bases.busybox}`, "--cache", "--reproducible", "--digest-file", digestFile];
+  run(bun, buildArgs);
   const digest = readFileSync(digestFile, "utf8").trim();
+  // The headline feature: the same build again, from nothing but the registry's cache.
+  console.log(`== the same build again, with the layer cache (${dest.replace(/:latest$/, "")}/cache)`);
+  const report = join(work, "cache-report.json");
+  run(bun, [...buildArgs, "--cache-report", report]);
+  const rows = JSON.parse(readFileSync(report, "utf8")) as { hit: boolean }[];
+  const again = readFileSync(digestFile, "utf8").trim();
+  console.log(`== ${rows.filter((r) => r.hit).length} of ${rows.length} steps were cache hits; same digest: ${again === digest}`);
+  if (again !== digest) throw new Error(`the cached rebuild gave ${again}, not ${digest}`);
   console.log(`== pushed ${dest}@${digest}`);
   const inspect = JSON.parse(run("skopeo", ["inspect", "--tls-verify=false", `docker://${dest}`], { capture: true }));
   if (inspect.Digest !== digest) throw new Error(`registry says ${inspect.Digest}, kiln said ${digest}`);
