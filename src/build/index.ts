@@ -57,6 +57,11 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
     });
     const tp = plan.targetPlatform;
     const images = new ImageResolver(client, toImagePlatform(tp));
+    // Fetch every stage's base manifest and config at once, before the stages need them.
+    for (const i of plan.order) {
+      const st = plan.stages[i]!;
+      if (st.baseStage === undefined && !st.scratch) images.resolve(st.base).catch(() => {}); // the stage reports errors
+    }
     const results = new Map<number, StageResult>();
     const now = new Date();
     if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
