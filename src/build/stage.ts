@@ -84,6 +84,8 @@ export class StageBuilder {
   private prefix: string;
   /** --single-snapshot: no layer per step, one for the whole stage at its end. */
   private single: boolean;
+  /** Where ADD keeps URL downloads until their checksum is checked (created on first use). */
+  private downloads?: string;
   /** VOLUME paths: later changes below them are not snapshotted. */
   private volumes: string[] = [];
 
@@ -282,7 +284,9 @@ export class StageBuilder {
       ignore = undefined;
       sourceRoot = "stage" in x.fromRef ? await this.stageRootfs(x.fromRef.stage) : await this.imageRootfs(x.fromRef.image);
     }
-    const result = await copyInto({ ...copySpec(x, rootfs, sourceRoot, ignore, this.state.config.WorkingDir), tmpDir: this.env.ws.subdir("add-download") });
+    // Only ADD downloads need a place to wait for their checksum; one directory per stage does.
+    const tmpDir = x.kind === "add" ? (this.downloads ??= this.env.ws.subdir(`stage${this.stage.index}-downloads`)) : undefined;
+    const result = await copyInto({ ...copySpec(x, rootfs, sourceRoot, ignore, this.state.config.WorkingDir), tmpDir });
     const layer = result.paths.length > 0 && !this.single ? await this.snap!.snapshotPaths(result.paths, this.env.ws.layers) : null;
     return this.addLayer(layer, x);
   }
