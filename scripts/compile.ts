@@ -53,7 +53,7 @@ function normalise(t: string): string {
 function compile(target: string, outfile: string): string | undefined {
   mkdirSync(dirname(outfile), { recursive: true });
   const cmd = [
-    "build", "--compile", "--minify-syntax", "--minify-whitespace", `--target=bun-${target}`,
+    "build", "--compile", "--bytecode", "--format=esm", "--minify-syntax", "--minify-whitespace", `--target=bun-${target}`,
     "--define", `KILN_VERSION=${JSON.stringify(version)}`,
     "--define", `KILN_COMMIT=${JSON.stringify(commit)}`,
     join(root, "mod.ts"), "--outfile", outfile,
