@@ -13,6 +13,11 @@ export const LABEL_KEY = "dev.kiln.cache.key";
 export const LABEL_VERSION = "dev.kiln.cache.version";
 export const LABEL_EMPTY = "dev.kiln.cache.empty-layer";
 
+/** Manifest annotations of an OCI entry, besides the labels above. */
+const ANNOTATION_CREATED = "dev.kiln.cache.created";
+const ANNOTATION_CREATED_BY = "dev.kiln.cache.created-by";
+const ANNOTATION_DIFF_ID = "dev.kiln.cache.diff-id";
+
 /** A layer file as src/fs/layer-writer.ts writes it. */
 export interface WrittenLayerLike {
   path: string;
@@ -83,6 +88,17 @@ export function buildEntry(key: string, layer: WrittenLayerLike | null, meta: Pu
     config: descriptor({ mediaType: configMediaType(format), digest: configDigest, size: configBytes.length }),
     layers: layer ? [descriptor({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size })] : [],
   };
+  // OCI manifests carry what a hit needs, so a lookup is one request; Docker v2s2 has no
+  // annotations and is read from the config.
+  if (format === "oci") {
+    manifest.annotations = {
+      [LABEL_KEY]: key,
+      [LABEL_VERSION]: CACHE_KEY_VERSION,
+      [ANNOTATION_CREATED]: when,
+      [ANNOTATION_CREATED_BY]: meta.createdBy,
+      ...(layer ? { [ANNOTATION_DIFF_ID]: layer.diffId } : { [LABEL_EMPTY]: "true" }),
+    };
+  }
   const manifestBytes = enc.encode(JSON.stringify(manifest));
   return { configBytes, configDigest, manifestBytes, manifestDigest: sha256(manifestBytes), mediaType: manifest.mediaType! };
 }
@@ -125,6 +141,29 @@ export function entryHit(key: string, manifestDigest: string, m: ImageManifest, 
     empty,
     createdBy: c.history?.[0]?.created_by ?? "",
     created: c.created,
+  };
+}
+
+/**
+ * The hit an OCI entry's manifest annotations describe, or undefined when it has none (a Docker
+ * entry, or one written before they existed: read its config with entryHit).
+ */
+export function annotatedHit(key: string, manifestDigest: string, m: ImageManifest, where: string): CacheHit | undefined {
+  const a = m.annotations;
+  if (!a || a[LABEL_KEY] === undefined) return undefined;
+  if (a[LABEL_KEY] !== key) throw new KilnError(`${where}: tag ${key} holds an entry labelled for key "${a[LABEL_KEY]}"`);
+  const created = a[ANNOTATION_CREATED] ?? "";
+  if (Number.isNaN(Date.parse(created))) throw new KilnError(`${where}: cache entry has no valid created time`);
+  const l = m.layers[0];
+  const diffId = a[ANNOTATION_DIFF_ID];
+  if (l ? !diffId || a[LABEL_EMPTY] !== undefined : a[LABEL_EMPTY] !== "true") throw new KilnError(`${where}: cache entry's annotations do not match its layers`);
+  return {
+    key,
+    manifestDigest,
+    layer: l ? { digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffId! } : undefined,
+    empty: !l,
+    createdBy: a[ANNOTATION_CREATED_BY] ?? "",
+    created,
   };
 }
 

@@ -12,7 +12,7 @@ import { blobPath, REF_NAME } from "../image/layout.ts";
 import { OCI_INDEX } from "../image/media-types.ts";
 import type { Descriptor, ImageIndex } from "../image/types.ts";
 import { KilnError } from "../util/errors.ts";
-import { buildEntry, entryHit, expired, parseEntryManifest, type CacheHit, type PutMeta, type WrittenLayerLike } from "./entry.ts";
+import { annotatedHit, buildEntry, entryHit, expired, parseEntryManifest, type CacheHit, type PutMeta, type WrittenLayerLike } from "./entry.ts";
 import { isCacheKey } from "./key.ts";
 import { withLockFile } from "./lock.ts";
 import type { CacheStore, CacheStoreOptions } from "./store.ts";
@@ -59,7 +59,7 @@ export class LayoutCacheStore implements CacheStore {
       try {
         const where = `${this.describe()} entry ${key}`;
         const manifest = parseEntryManifest(this.blob(d.digest), where);
-        const hit = entryHit(key, d.digest, manifest, this.blob(manifest.config.digest), where);
+        const hit = annotatedHit(key, d.digest, manifest, where) ?? entryHit(key, d.digest, manifest, this.blob(manifest.config.digest), where);
         return expired(hit.created, this.opts.ttlMs, this.now()) ? undefined : hit;
       } catch (e) {
         failures.push(`${key.slice(0, 12)}: ${(e as Error).message}`);

@@ -8,7 +8,7 @@ import { RegistryError } from "../registry/errors.ts";
 import { mapLimit } from "../registry/limit.ts";
 import { remoteLayer } from "../registry/pull.ts";
 import type { RegistryClient } from "../registry/client.ts";
-import { buildEntry, entryHit, expired, parseEntryManifest, type CacheHit, type PutMeta, type WrittenLayerLike } from "./entry.ts";
+import { annotatedHit, buildEntry, entryHit, expired, parseEntryManifest, type CacheHit, type PutMeta, type WrittenLayerLike } from "./entry.ts";
 import { isCacheKey } from "./key.ts";
 import type { CacheStore, CacheStoreOptions } from "./store.ts";
 
@@ -56,8 +56,8 @@ export class RegistryCacheStore implements CacheStore {
     }
     const where = `${ref}`;
     const manifest = parseEntryManifest(m.bytes, where);
-    const config = await this.client.getBlobBytes(this.repository, manifest.config.digest, manifest.config.size);
-    const hit = entryHit(key, m.digest, manifest, config, where);
+    const hit = annotatedHit(key, m.digest, manifest, where) ??
+      entryHit(key, m.digest, manifest, await this.client.getBlobBytes(this.repository, manifest.config.digest, manifest.config.size), where);
     return expired(hit.created, this.opts.ttlMs, this.now()) ? undefined : hit;
   }
 

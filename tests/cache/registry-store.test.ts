@@ -53,6 +53,28 @@ describe("registry cache store", async () => {
     expect(warnings).toEqual([]);
   });
 
+  test("a lookup is one request for an OCI entry (annotations); one without them is read from its config", async () => {
+    const { store, warnings } = open("annotated");
+    const l = layerFile(tmp);
+    const k = randomKey();
+    await store.put(k, l, { createdBy: "RUN annotated" });
+    let from = logSize(reg.logFile);
+    const [hit] = await store.probe([k]);
+    expect(hit?.layer?.diffId).toBe(l.diffId);
+    expect(hit?.createdBy).toBe("RUN annotated");
+    expect(accessLog(reg.logFile, from).map((line) => line.match(/"(\w+) (\S+)/)?.slice(1).join(" "))).toEqual([`GET /v2/cache-${run}/annotated/manifests/${k}`]);
+    // As an older kiln wrote it: no annotations, everything in the config.
+    const ref = parseReference(`${repo("annotated")}:${k}`);
+    const m = JSON.parse(new TextDecoder().decode((await client.getManifest(ref)).bytes));
+    delete m.annotations;
+    await client.putManifest(ref, new TextEncoder().encode(JSON.stringify(m)), OCI_MANIFEST);
+    from = logSize(reg.logFile);
+    const [old] = await store.probe([k]);
+    expect({ ...old, manifestDigest: "" }).toEqual({ ...hit!, manifestDigest: "" });
+    expect(accessLog(reg.logFile, from).some((line) => line.includes(`/blobs/${m.config.digest}`))).toBe(true);
+    expect(warnings).toEqual([]);
+  });
+
   test("a Docker layer gets a Docker v2s2 entry; a step without a layer an empty one", async () => {
     const { store, warnings } = open("b");
     const l = layerFile(tmp, DOCKER_LAYER_GZIP);
