@@ -57,30 +57,30 @@ export class RegistryClient {
     return { mediaType: contentType(res), digest, size: Number(res.headers.get("content-length") ?? 0) };
   }
 
-  /** GET a manifest (any of the four kinds); by-digest fetches are verified. */
+  /** GET a manifest (any of the four kinds), verified (see manifestResponse); a broken-off body is asked for again. */
   async getManifest(ref: Reference, accept = MANIFEST_ACCEPT): Promise<ManifestResponse> {
-    const res = await this.transport.send({ registry: ref.registry, method: "GET", path: manifestPath(ref), headers: { accept }, scopes: [pull(ref)] });
-    if (res.status === 404) {
-      await res.body?.cancel();
-      throw new RegistryError(`manifest unknown: ${ref} (not found in registry ${ref.registry})`, 404, "MANIFEST_UNKNOWN");
-    }
-    if (!res.ok) throw await fail(res, `GET manifest ${ref}`, ref);
-    const len = Number(res.headers.get("content-length") ?? 0);
-    if (len > MAX_MANIFEST) throw new KilnError(`manifest ${ref} is ${len} bytes; more than kiln accepts (${MAX_MANIFEST})`);
-    const bytes = await readAll(responseChunks(res));
-    const digest = sha256(bytes);
-    if (ref.digest && digest !== ref.digest) {
-      throw new KilnError(`manifest ${ref}: content does not match its digest ${ref.digest} (got ${digest})`);
-    }
-    let mediaType = contentType(res);
-    if (!mediaType || mediaType === "application/json" || mediaType === "text/plain") {
-      try {
-        mediaType = (JSON.parse(new TextDecoder().decode(bytes)) as { mediaType?: string }).mediaType ?? mediaType;
-      } catch {
-        /* left as sent */
+    for (let failures = 0; ; failures++) {
+      const res = await this.transport.send({ registry: ref.registry, method: "GET", path: manifestPath(ref), headers: { accept }, scopes: [pull(ref)] });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        throw new RegistryError(`manifest unknown: ${ref} (not found in registry ${ref.registry})`, 404, "MANIFEST_UNKNOWN");
       }
+      if (!res.ok) throw await fail(res, `GET manifest ${ref}`, ref);
+      const len = Number(res.headers.get("content-length") ?? 0);
+      if (len > MAX_MANIFEST) throw new KilnError(`manifest ${ref} is ${len} bytes; more than kiln accepts (${MAX_MANIFEST})`);
+      let bytes: Uint8Array;
+      try {
+        bytes = await readAll(responseChunks(res));
+        if (len > 0 && !res.headers.has("content-encoding") && bytes.length !== len) throw new Error(`connection closed after ${bytes.length} of ${len} bytes`);
+      } catch (e) {
+        // The headers came, the body broke off: ask again, as for blobs.
+        const why = `GET manifest ${ref}: ${(e as Error)?.message ?? e}`;
+        if (failures >= this.transport.retries) throw new RegistryError(`registry ${ref.registry}: ${why} (gave up after ${failures} retries)`, 0);
+        await this.transport.backoff(failures, undefined, why);
+        continue;
+      }
+      return manifestResponse(ref, res, bytes);
     }
-    return { mediaType, bytes, digest };
   }
 
   /** PUT a manifest under the reference's tag (or digest); returns its digest. */
@@ -367,4 +367,26 @@ export async function fail(res: Response, what: string, ref: Reference): Promise
   if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED");
   const msg = `${what}: registry ${ref.registry} answered ${res.status}${d.text ? ` (${d.text})` : ""} [${stripQuery(res.url || "")}]`.replace(/ \[\]$/, "");
   return new RegistryError(msg, res.status, d.code, res.headers.get("retry-after") ?? undefined);
+}
+
+/**
+ * A fetched manifest, checked against the digest asked for or, fetched by tag, the one the
+ * registry says it sent (Docker-Content-Digest): bytes changed on the way are never used.
+ */
+function manifestResponse(ref: Reference, res: Response, bytes: Uint8Array): ManifestResponse {
+  const digest = sha256(bytes);
+  const claimed = res.headers.get("docker-content-digest") ?? "";
+  const expected = ref.digest ?? (claimed.startsWith("sha256:") ? claimed : undefined);
+  if (expected && digest !== expected) {
+    throw new KilnError(`manifest ${ref}: content does not match its digest ${expected} (got ${digest})`);
+  }
+  let mediaType = contentType(res);
+  if (!mediaType || mediaType === "application/json" || mediaType === "text/plain") {
+    try {
+      mediaType = (JSON.parse(new TextDecoder().decode(bytes)) as { mediaType?: string }).mediaType ?? mediaType;
+    } catch {
+      /* left as sent */
+    }
+  }
+  return { mediaType, bytes, digest };
 }

@@ -62,8 +62,8 @@ const WARM = "faults/warm-cache";
 const PHASES: Record<Phase, { method: string; path: (name: string) => RegExp; flags: (proxy: FaultProxy) => string[] }> = {
   // Config and layer blobs of the base image.
   "pull base": { method: "GET", path: () => /^\/v2\/busybox\/blobs\/sha256:/, flags: () => [] },
-  // The config blob of each cache entry (a warm cache: without the fault, the RUN step is a hit).
-  "probe cache": { method: "GET", path: () => new RegExp(`^/v2/${WARM}/blobs/`), flags: (p) => ["--cache", "--cache-repo", `${p.host}/${WARM}`, "--no-push-cache"] },
+  // The manifest of each cache entry, all a lookup reads (a warm cache: without the fault, the RUN step is a hit).
+  "probe cache": { method: "GET", path: () => new RegExp(`^/v2/${WARM}/manifests/`), flags: (p) => ["--cache", "--cache-repo", `${p.host}/${WARM}`, "--no-push-cache"] },
   // The final PUT of each blob upload (the body goes up with it).
   "push image": { method: "PUT", path: (name) => new RegExp(`^/v2/faults/${name}/blobs/uploads/`), flags: () => [] },
   // Blob uploads of new cache entries (default cache repo: <destination>/cache).
