@@ -1,7 +1,7 @@
 // Where stage bases and COPY --from images come from (registry, OCI layout, scratch), and
 // turning an image's layers into a directory. Downloaded blobs are kept in the workspace so a
 // base used by two stages is fetched once.
-import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, type WriteStream } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 import { applyLayer } from "../fs/unpack.ts";
@@ -67,37 +67,130 @@ export class ImageResolver {
   }
 }
 
+/** Where a layer's downloaded blob is kept in `blobDir` (complete and digest-verified). */
+function blobFile(layer: Layer, blobDir: string): string {
+  return join(blobDir, layer.digest.replace(":", "-"));
+}
+
 /** A layer whose bytes are on local disk, downloading it into `blobDir` first if needed. */
-export async function localLayerPath(layer: Layer, blobDir: string, progress?: (done: number, total: number) => void): Promise<string> {
+export async function localLayerPath(layer: Layer, blobDir: string, progress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<string> {
   if (layer.path) return layer.path;
-  const file = join(blobDir, layer.digest.replace(":", "-"));
+  const file = blobFile(layer, blobDir);
   if (existsSync(file)) return file;
-  const tmp = `${file}.${process.pid}-${Math.random().toString(36).slice(2)}.part`;
-  const out = createWriteStream(tmp);
-  try {
-    let done = 0;
-    for await (const chunk of await layer.open()) {
-      done += chunk.length;
-      progress?.(done, layer.size);
-      if (!out.write(chunk)) await once(out, "drain");
-    }
-    out.end();
-    await once(out, "finish");
-    renameSync(tmp, file); // complete and digest-verified (open() checks while reading)
-  } catch (e) {
-    out.destroy();
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  const d = await Download.start(layer, file, progress, signal);
+  await d.finish();
   return file;
 }
 
-/** Apply layers in order onto `dir` (an empty directory, or one holding earlier layers). */
-export async function unpackLayers(layers: readonly Layer[], dir: string, blobDir: string, log: Logger, protect?: readonly string[]): Promise<void> {
-  const keep = protect?.map((p) => p.replace(/^\/+/, ""));
-  const warn = (m: string) => log.warn(m);
-  for (const layer of layers) {
-    const path = await localLayerPath(layer, blobDir, pullProgress(log, layer));
-    await applyLayer(dir, createReadStream(path, { highWaterMark: 1 << 20 }), { mediaType: layer.mediaType, source: layer.digest, onWarning: warn, protect: keep });
+/**
+ * A blob download that is kept in `file` and can be read while it arrives. The reader may stop
+ * early (a tar ends before the padding after it): finish() then reads the rest, so the blob is
+ * always whole and its digest checked (open() does that while reading) before it is renamed
+ * into place.
+ */
+class Download {
+  private tmp: string;
+  private out: WriteStream;
+  private done = 0;
+  private ended = false;
+
+  private constructor(private layer: Layer, private file: string, private raw: AsyncIterator<Uint8Array>, private progress?: (done: number, total: number) => void, private signal?: AbortSignal) {
+    this.tmp = `${file}.${process.pid}-${Math.random().toString(36).slice(2)}.part`;
+    this.out = createWriteStream(this.tmp);
+  }
+
+  static async start(layer: Layer, file: string, progress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<Download> {
+    return new Download(layer, file, (await layer.open())[Symbol.asyncIterator](), progress, signal);
+  }
+
+  private async next(): Promise<IteratorResult<Uint8Array>> {
+    try {
+      this.signal?.throwIfAborted();
+      const r = await this.raw.next();
+      if (r.done) {
+        this.ended = true;
+        return r;
+      }
+      this.done += r.value.length;
+      this.progress?.(this.done, this.layer.size);
+      if (!this.out.write(r.value)) await once(this.out, "drain");
+      return r;
+    } catch (e) {
+      await this.abandon();
+      throw e;
+    }
+  }
+
+  /** The bytes as they arrive; stopping early leaves the download open for finish(). */
+  bytes(): AsyncIterable<Uint8Array> {
+    return { [Symbol.asyncIterator]: () => ({ next: () => this.next(), return: async () => ({ done: true as const, value: undefined }) }) };
+  }
+
+  async finish(): Promise<void> {
+    while (!this.ended) await this.next();
+    this.out.end();
+    await once(this.out, "finish");
+    renameSync(this.tmp, this.file);
+  }
+
+  async abandon(): Promise<void> {
+    this.ended = true;
+    this.out.destroy();
+    rmSync(this.tmp, { force: true });
+    await this.raw.return?.().catch(() => {});
   }
 }
+
+export interface UnpackLayersOptions {
+  /** Paths never written (in-container mode). */
+  protect?: readonly string[];
+  /** false: a skeleton rootfs (see applyLayer's `contents`); the inodes of emptied files are added here. */
+  skeleton?: Set<number>;
+}
+
+/**
+ * Apply layers in order onto `dir` (an empty directory, or one holding earlier layers). The first
+ * layer to download streams straight into the unpacker; the next ones download meanwhile.
+ */
+export async function unpackLayers(layers: readonly Layer[], dir: string, blobDir: string, log: Logger, opts: UnpackLayersOptions = {}): Promise<void> {
+  const keep = opts.protect?.map((p) => p.replace(/^\/+/, ""));
+  const warn = (m: string) => log.warn(m);
+  const stop = new AbortController();
+  const downloads = new Map<number, Promise<string>>();
+  const download = (i: number): Promise<string> => {
+    let p = downloads.get(i);
+    if (!p) {
+      p = localLayerPath(layers[i]!, blobDir, pullProgress(log, layers[i]!), stop.signal);
+      p.catch(() => {}); // awaited (and reported) when its turn comes, or abandoned on failure
+      downloads.set(i, p);
+    }
+    return p;
+  };
+  const local = (l: Layer) => l.path !== undefined || existsSync(blobFile(l, blobDir));
+  try {
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i]!;
+      for (let j = i + 1; j < Math.min(layers.length, i + 1 + PARALLEL_DOWNLOADS); j++) if (!local(layers[j]!)) download(j);
+      const apply = (bytes: AsyncIterable<Uint8Array>) => applyLayer(dir, bytes, { mediaType: layer.mediaType, source: layer.digest, onWarning: warn, protect: keep, skeleton: opts.skeleton });
+      if (downloads.has(i) || local(layer)) {
+        await apply(createReadStream(await download(i), { highWaterMark: 1 << 20 }));
+        continue;
+      }
+      const d = await Download.start(layer, blobFile(layer, blobDir), pullProgress(log, layer), stop.signal);
+      try {
+        await apply(d.bytes());
+        await d.finish();
+      } catch (e) {
+        await d.abandon();
+        throw e;
+      }
+    }
+  } finally {
+    // A failed unpack must not leave downloads writing into a workspace that is being removed.
+    stop.abort();
+    await Promise.allSettled(downloads.values());
+  }
+}
+
+/** Layers downloading ahead of the one being unpacked. */
+const PARALLEL_DOWNLOADS = 3;

@@ -88,6 +88,8 @@ export class StageBuilder {
   private downloads?: string;
   /** VOLUME paths: later changes below them are not snapshotted. */
   private volumes: string[] = [];
+  /** Set when the rootfs is unpacked as a skeleton (onlyAddsFiles): the emptied files' inodes. */
+  private skeleton?: Set<number>;
 
   constructor(private env: StageEnv, stageIndex: number) {
     this.stage = env.plan.stages[stageIndex]!;
@@ -111,6 +113,7 @@ export class StageBuilder {
     this.state = planned.state;
     await probeSteps(this.env.cache, steps);
     if (this.env.opts.dryRun) return this.dryRun(steps);
+    if (this.onlyAddsFiles(steps)) this.skeleton = new Set();
     for (const [i, step] of steps.entries()) {
       const t0 = performance.now();
       const n = `STEP ${i + 1}/${steps.length}`;
@@ -142,7 +145,21 @@ export class StageBuilder {
     }
     await this.snap?.close();
     const key = steps.length > 0 ? steps[steps.length - 1]!.key : this.baseKey;
-    return { image: this.finish(), scope: this.scope, rootfs: this.rootfs, sources: this.sources, key };
+    // A skeleton rootfs is no COPY --from source: later stages unpack this one's layers instead.
+    return { image: this.finish(), scope: this.scope, rootfs: this.skeleton ? undefined : this.rootfs, sources: this.sources, key };
+  }
+
+  /**
+   * Whether the steps left to run only add files and directories (COPY, WORKDIR, VOLUME): they
+   * need the tree, its metadata and /etc/passwd, never other file contents, so the rootfs can be
+   * a skeleton (the cached layers' big files are not written out). Not for ADD (an archive may
+   * hard-link to a file already in the rootfs) nor --single-snapshot (a whole-rootfs diff).
+   */
+  private onlyAddsFiles(steps: Step[]): boolean {
+    const todo = steps.filter((s) => !s.hit && s.fsStep);
+    const here = this.env.inContainer?.stage === this.stage.index;
+    return todo.length > 0 && !here && !this.single && this.env.opts.snapshotMode !== "overlay" &&
+      todo.every((s) => s.x.kind === "copy" || s.x.kind === "workdir" || s.x.kind === "volume");
   }
 
   /** `kiln plan`: report what would hit, touch nothing. */
@@ -339,9 +356,10 @@ export class StageBuilder {
     const dir = here ? "/" : ws.subdir(`stage${this.stage.index}-rootfs`);
     const t0 = performance.now();
     const layers = [...this.base.layers, ...this.layers];
-    await unpackLayers(layers, dir, ws.blobs, log, here?.ignore);
+    await unpackLayers(layers, dir, ws.blobs, log, { protect: here?.ignore, skeleton: this.skeleton });
     if (layers.length > 0) {
-      log.info(`${this.prefix} unpacked ${layers.length} layer(s) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, { event: "unpack", stage: this.stage.index });
+      const note = this.skeleton ? " (tree only: the steps left just add files)" : "";
+      log.info(`${this.prefix} unpacked ${layers.length} layer(s) in ${((performance.now() - t0) / 1000).toFixed(2)}s${note}`, { event: "unpack", stage: this.stage.index, skeleton: !!this.skeleton });
     }
     this.snap = createSnapshotter({
       rootfs: dir,
@@ -354,6 +372,7 @@ export class StageBuilder {
       level: opts.compressionLevel,
       reproducible: opts.reproducible ? { epoch: sourceDateEpoch() } : undefined,
       stateDir: ws.subdir(`stage${this.stage.index}-snapshot`),
+      skeleton: this.skeleton,
       onNotice: (m) => log.info(m),
     });
     await this.snap.init();

@@ -29,14 +29,16 @@ function underAny(p: string, dirs: Set<string>): boolean {
 }
 
 /**
- * Compare `before` and `after`. With `all`, every path in `after` counts as changed (used when the
- * caller knows exactly what it wrote and the indexes cover only those subtrees).
+ * Compare `before` and `after`. With `all`, every directory in `after` counts as changed (used when
+ * the caller knows exactly what it wrote and the indexes cover only those subtrees); files count
+ * unless they are the very same untouched inode (COPY into an existing directory writes new
+ * files and leaves the others alone).
  */
 export function diffIndexes(before: TreeIndex, after: TreeIndex, plan = emptyPlan(), all = false): LayerPlan {
   const changed = plan.entries;
   for (const [p, n] of after) {
     const o = before.get(p);
-    if (!o || all || !sameMeta(o, n)) {
+    if (!o || !sameMeta(o, n) || (all && n.type === T_DIR)) {
       changed.add(p);
       // A directory with a new inode was deleted and re-created: hide what lower layers had.
       if (o && o.type === T_DIR && n.type === T_DIR && o.ino !== n.ino) plan.opaque.add(p);

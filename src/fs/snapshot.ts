@@ -7,7 +7,7 @@ import { addParents, diffIndexes, emptyPlan, planIsEmpty, type LayerPlan } from 
 import type { WrittenLayer } from "./layer-writer.ts";
 import { writePlanLayer, type PlanWriteOptions } from "./plan-writer.ts";
 import { cleanArchivePath, RootResolver } from "./resolve.ts";
-import { hostPath, ignoreSet, metaOf, newestTime, settleClock, walkTree, type TreeIndex } from "./tree-index.ts";
+import { hostPath, ignoreSet, metaOf, newestTime, settleClock, T_FILE, walkTree, type TreeIndex } from "./tree-index.ts";
 import type { Compression } from "./compression.ts";
 
 export type { WrittenLayer } from "./layer-writer.ts";
@@ -43,10 +43,15 @@ export interface SnapshotterOptions {
   stateDir?: string;
   /** One-line notices (e.g. falling back from overlay to walk). */
   onNotice?: (msg: string) => void;
+  /**
+   * The rootfs is a skeleton (applyLayer's `skeleton`): the inodes of its emptied files. Only
+   * snapshotPaths() may be used, and a layer must never take one of those files.
+   */
+  skeleton?: ReadonlySet<number>;
 }
 
 export function createSnapshotter(opts: SnapshotterOptions): Snapshotter {
-  if (opts.strategy === "walk") return new WalkSnapshotter(opts);
+  if (opts.strategy === "walk" || opts.skeleton) return new WalkSnapshotter(opts);
   return new LazyOverlay(opts);
 }
 
@@ -56,11 +61,13 @@ export class WalkSnapshotter implements Snapshotter {
   private ignore: Set<string>;
   private index: TreeIndex = new Map();
   private write: PlanWriteOptions;
+  private skeleton?: ReadonlySet<number>;
 
   constructor(opts: SnapshotterOptions) {
     this.root = fs.realpathSync(opts.rootfs);
     this.ignore = ignoreSet(opts.ignore);
     this.write = { compression: opts.compression, level: opts.level, reproducible: opts.reproducible };
+    this.skeleton = opts.skeleton;
   }
 
   async init(): Promise<void> {
@@ -69,6 +76,7 @@ export class WalkSnapshotter implements Snapshotter {
   }
 
   async snapshot(outDir: string): Promise<WrittenLayer | null> {
+    if (this.skeleton) throw new KilnError("internal: a whole-rootfs snapshot of a skeleton rootfs");
     const after = await walkTree(this.root, this.ignore);
     const plan = diffIndexes(this.index, after);
     const layer = planIsEmpty(plan) ? null : await writePlanLayer(this.root, plan, outDir, this.write);
@@ -102,10 +110,12 @@ export class WalkSnapshotter implements Snapshotter {
       }
       for (const k of before.keys()) this.index.delete(k);
       diffIndexes(before, after, plan, true);
+      if (st) plan.entries.add(real); // named, so written (diffIndexes spares untouched files found below)
       if (!st && before.has(real)) plan.whiteouts.add(real);
       for (const [k, m] of after) fresh.set(k, m);
     }
     addParents(plan);
+    if (this.skeleton) this.checkSkeleton(plan, fresh);
     // Parents were touched too (new children change their mtime): refresh them in the index.
     for (const p of plan.entries) {
       if (fresh.has(p)) continue;
@@ -119,6 +129,17 @@ export class WalkSnapshotter implements Snapshotter {
     const layer = await writePlanLayer(this.root, plan, outDir, this.write);
     await settleClock(newestTime(fresh.values()));
     return layer;
+  }
+
+  // Untouched files never reach the plan (diffIndexes), so an emptied inode here is a new name
+  // linked to one: its bytes are not in this rootfs.
+  private checkSkeleton(plan: LayerPlan, after: TreeIndex): void {
+    for (const p of plan.entries) {
+      const m = after.get(p);
+      if (m && m.type === T_FILE && m.nlink > 1 && m.size === 0 && this.skeleton!.has(m.ino)) {
+        throw new KilnError(`internal: "/${p}" is a hard link to a file whose contents were not unpacked (build with --snapshot-mode overlay to avoid this)`);
+      }
+    }
   }
 
   async close(): Promise<void> {}

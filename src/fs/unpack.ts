@@ -26,7 +26,16 @@ export interface ApplyOptions {
    * in-container mode unpacks into "/" and must spare /proc, /kiln, the context and mounts.
    */
   protect?: readonly string[];
+  /**
+   * A skeleton rootfs: regular files are created empty (with their owner, mode and times), except
+   * SKELETON_KEEPS, and their inode numbers are added to this set. For steps that only add files
+   * (COPY, ADD, WORKDIR): they need the tree and its metadata, never file contents.
+   */
+  skeleton?: Set<number>;
 }
+
+/** Files a skeleton rootfs keeps whole: user and group names are looked up in them (--chown, USER). */
+export const SKELETON_KEEPS: readonly string[] = ["etc/passwd", "etc/group"];
 
 /** Who owns what is extracted: the entries' own uid/gid, whoever runs kiln ("none"), or a fixed owner (ADD --chown). */
 export type UnpackOwner = "archive" | "none" | { uid: number; gid: number };
@@ -46,6 +55,7 @@ interface UnpackOptions {
   owner: UnpackOwner;
   onWarning?: (msg: string) => void;
   protect?: readonly string[];
+  skeleton?: Set<number>;
 }
 
 const O_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -54,7 +64,7 @@ const WRITE_BUF = 1 << 20;
 /** Apply one layer (gzip, zstd or plain tar; detected from its bytes) to `rootfs`. */
 export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<void> {
   const what = opts.source ? `layer ${opts.source}` : `layer (${opts.mediaType})`;
-  await unpack(rootfs, decompress(compressed, what), { kind: "layer", what, owner: "archive", onWarning: opts.onWarning, protect: opts.protect });
+  await unpack(rootfs, decompress(compressed, what), { kind: "layer", what, owner: "archive", onWarning: opts.onWarning, protect: opts.protect, skeleton: opts.skeleton });
 }
 
 export interface ExtractOptions {
@@ -148,7 +158,7 @@ class Unpacker {
     if (this.layer) this.written.add(real);
     switch (h.type) {
       case "file":
-        return this.file(dir, host, h, body);
+        return this.file(dir, host, h, this.opts.skeleton && h.size > 0 && !SKELETON_KEEPS.includes(real) ? null : body);
       case "dir":
         return this.dir(rel, real, host, h);
       case "symlink":
@@ -208,7 +218,8 @@ class Unpacker {
 
   // Syscalls per file are the cost of unpacking: chown and chmod are skipped when open() already
   // produced the right owner and mode (root-owned files without setgid parents, umask-clean modes).
-  private async file(dir: string, host: string, h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
+  // body null: a skeleton file, left empty (the tar reader skips the unread body).
+  private async file(dir: string, host: string, h: TarHeader, body: AsyncIterable<Uint8Array> | null): Promise<void> {
     const mode = h.mode & 0o7777;
     let fd: number;
     try {
@@ -219,7 +230,8 @@ class Unpacker {
       fd = fs.openSync(host, O_NEW, mode & 0o777);
     }
     try {
-      if (h.size > 0) await this.writeBody(fd, body);
+      if (!body) this.opts.skeleton!.add(fs.fstatSync(fd).ino);
+      else if (h.size > 0) await this.writeBody(fd, body);
       if (this.chown) {
         const uid = this.fixedOwner?.uid ?? h.uid;
         const gid = this.fixedOwner?.gid ?? h.gid;

@@ -156,6 +156,59 @@ test("a cached build with a changed context copies it fresh (no stale layer)", a
   expect(hm(again)).toBe("HHHHHH");
 });
 
+test("when only COPY and WORKDIR are left to run, the rootfs is a tree without file contents, and the image is the same", async () => {
+  const ctx = join(tmp, "tree-only");
+  mkdirSync(join(ctx, "conf", "sub"), { recursive: true });
+  // The RUN leaves files the COPYs must not disturb: a big file, a hard link to it, and files
+  // in the directory the first COPY merges into. The last stage copies from the tree-only stage.
+  writeFileSync(join(ctx, "Dockerfile"), `ARG BASE
+FROM $BASE AS app
+RUN head -c 300000 /dev/urandom > /big && ln /big /big-link && mkdir -p /etc/conf/sub && echo keep > /etc/conf/sub/old.txt
+COPY conf/ /etc/conf/
+COPY --chown=nobody:nogroup f.txt /f.txt
+USER user
+WORKDIR /home/w
+
+FROM $BASE
+COPY --from=app /big /etc/conf /out/
+`);
+  writeFileSync(join(ctx, "conf", "sub", "new.txt"), "new\n");
+  writeFileSync(join(ctx, "f.txt"), "f\n");
+  const cache = ["--build-arg", `BASE=${bases.busybox}`, "--cache", "--cache-repo", `${reg.host}/tree-only/cache`];
+  const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  let bigSha = "";
+  for (const target of ["app", "final"]) {
+    const t = target === "app" ? ["--target", "app"] : [];
+    writeFileSync(join(ctx, "f.txt"), `f for ${target}\n`);
+    const first = build(ctx, `${reg.host}/tree-only:${target}-1`, [...cache, ...t]);
+    expect(first.code).toBe(0);
+    writeFileSync(join(ctx, "conf", "sub", "new.txt"), `changed for ${target}\n`);
+    const cached = build(ctx, `${reg.host}/tree-only:${target}-2`, [...cache, ...t]);
+    expect(cached.code).toBe(0);
+    expect(cached.err).toMatch(/unpacked \d+ layer\(s\) in [\d.]+s \(tree only/);
+    const fresh = build(ctx, `${reg.host}/tree-only:${target}-fresh`, ["--build-arg", `BASE=${bases.busybox}`, ...t]);
+    expect(fresh.code).toBe(0);
+    expect(fresh.err).toMatch(/\[stage 1\/\d\] unpacked 1 layer\(s\) in [\d.]+s\n/); // the RUN needs real files
+    const a = await imageFiles(`${reg.host}/tree-only:${target}-2`);
+    const b = await imageFiles(`${reg.host}/tree-only:${target}-fresh`);
+    expect([...a.files].filter(([k]) => k !== "big" && k !== "big-link" && k !== "out/big")).toEqual([...b.files].filter(([k]) => k !== "big" && k !== "big-link" && k !== "out/big"));
+    expect(a.config).toEqual(b.config);
+    if (target === "app") {
+      // The COPY layer holds what it copied, not the untouched (and never unpacked) files around it.
+      expect(a.content.get("etc/conf/sub/old.txt")).toBe("keep\n");
+      expect(a.content.get("etc/conf/sub/new.txt")).toBe("changed for app\n");
+      expect(a.files.get("f.txt")).toMatchObject({ uid: 65534, gid: 65534 });
+      expect(a.files.get("home/w")).toMatchObject({ type: "dir", uid: 1000 });
+      bigSha = a.files.get("big")!.sha256!;
+      expect(bigSha).not.toBe(EMPTY_SHA256);
+    } else {
+      expect(a.files.get("out/big")!.sha256).toBe(bigSha); // the real bytes, from the cached RUN layer
+      expect(a.content.get("out/sub/old.txt")).toBe("keep\n");
+      expect(a.content.get("out/sub/new.txt")).toBe("changed for final\n");
+    }
+  }
+});
+
 test("debian: a rebuild from empty local state does not run apt again", async () => {
   const deb = (await baseImages({ debian: true })).debian!;
   const ctx = join(tmp, "apt");

@@ -144,3 +144,38 @@ describe("walk snapshotter layers", () => {
     expect(digests[0]).toBe(digests[1]!);
   });
 });
+
+describe("skeleton rootfs (steps that only add files)", () => {
+  test("files are unpacked empty with their metadata, /etc/passwd whole; COPY layers never take them", async () => {
+    const d = fresh();
+    const src = `${d}/root`;
+    const s = createSnapshotter({ rootfs: src, strategy: "walk", ignore: [], compression: "gzip" });
+    await s.init();
+    fs.mkdirSync(`${src}/etc`);
+    fs.mkdirSync(`${src}/sub`);
+    fs.writeFileSync(`${src}/etc/passwd`, "root:x:0:0::/root:/bin/sh\n");
+    fs.writeFileSync(`${src}/data`, Buffer.alloc(100_000, 1), { mode: 0o640 });
+    fs.writeFileSync(`${src}/sub/old`, "old");
+    const layer = (await s.snapshot(`${d}/out`))!;
+
+    const skel = `${d}/skel`;
+    fs.mkdirSync(skel);
+    const emptied = new Set<number>();
+    await applyLayer(skel, fs.createReadStream(layer.path), { mediaType: layer.mediaType, skeleton: emptied });
+    expect(fs.readFileSync(`${skel}/etc/passwd`, "utf8")).toBe("root:x:0:0::/root:/bin/sh\n");
+    expect(fs.statSync(`${skel}/data`).size).toBe(0);
+    expect(fs.statSync(`${skel}/data`).mode & 0o7777).toBe(0o640);
+    expect(fs.statSync(`${skel}/data`).mtimeMs).toBe(Math.floor(fs.statSync(`${src}/data`).mtimeMs / 1000) * 1000); // tar keeps seconds
+    expect(emptied).toEqual(new Set([fs.statSync(`${skel}/data`).ino, fs.statSync(`${skel}/sub/old`).ino]));
+
+    const t = createSnapshotter({ rootfs: skel, strategy: "walk", ignore: [], compression: "gzip", skeleton: emptied });
+    await t.init();
+    // COPY into an existing directory: the layer has the new file and its parent, not sub/old.
+    fs.writeFileSync(`${skel}/sub/new`, "new");
+    expect(await entries(await t.snapshotPaths(["/sub"], `${d}/out`))).toEqual(["sub/", "sub/new"]);
+    await expect(t.snapshot(`${d}/out`)).rejects.toThrow(/whole-rootfs snapshot of a skeleton/);
+    // A new name linked to an emptied file would put an empty file in the layer: refused.
+    fs.linkSync(`${skel}/data`, `${skel}/linked`);
+    await expect(t.snapshotPaths(["/linked"], `${d}/out`)).rejects.toThrow(/hard link to a file whose contents were not unpacked/);
+  });
+});
