@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, removeScratch, runBuild, type BuilderName, type RunResult } from "./builders.ts";
+import { recentlyDeletedWindow } from "./inode-churn.ts";
 
 export type BaseName = "busybox" | "debian" | "fat-base";
 export type Scenario = "cold" | "warm-remote" | "changed" | "nocache";
@@ -78,6 +79,7 @@ export async function runBench(b: Bench, env: SuiteEnv, onSample: (s: Sample) =>
       // resource busy"; a flake must not cost the whole run, so retry, then record and go on.
       const errors: string[] = [];
       for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        let churned = 0;
         const scratch = join(env.work, "runs", `${b.name}-${scenario}-${who}-${t}-${attempt}`);
         mkdirSync(scratch, { recursive: true });
         try {
@@ -90,6 +92,7 @@ export async function runBench(b: Bench, env: SuiteEnv, onSample: (s: Sample) =>
             scratch,
             registry: env.registry,
           });
+          churned = result.inodes;
           if (scenario !== "fill") {
             env.log(`${b.name.padEnd(10)} ${scenario.padEnd(11)} ${who.padEnd(7)} trial ${t}: ${result.wall.toFixed(2)}s wall, ${result.cpu.toFixed(2)}s cpu, ${result.rssMB.toFixed(0)} MB, cache ${result.hits}/${result.steps}${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
             onSample({ bench: b.name, scenario, builder: who, trial: t, result, attempts: attempt });
@@ -106,6 +109,11 @@ export async function runBench(b: Bench, env: SuiteEnv, onSample: (s: Sample) =>
           }
           removeScratch(scratch);
           await settle();
+          const wait = recentlyDeletedWindow(env.work, churned);
+          if (wait > 0) {
+            env.log(`(waiting ${wait}s: ${churned} inodes were just freed on a journal-less ext4; see scripts/bench/inode-churn.ts)`);
+            await new Promise((res) => setTimeout(res, wait * 1000));
+          }
         }
       }
       onFailure({ bench: b.name, scenario, builder: who, trial: t, errors });
