@@ -107,9 +107,10 @@ export async function runBench(b: Bench, env: SuiteEnv, onSample: (s: Sample) =>
             const log = join(scratch, `${who}.log`);
             if (existsSync(log)) copyFileSync(log, join(env.logsDir, `${b.name}-${scenario}-${who}-${t}${attempt > 1 ? `-attempt${attempt}` : ""}.log`));
           }
+          const removed = Date.now();
           removeScratch(scratch);
           await settle();
-          const wait = recentlyDeletedWindow(env.work, churned);
+          const wait = Math.ceil(recentlyDeletedWindow(env.work, churned) - (Date.now() - removed) / 1000);
           if (wait > 0) {
             env.log(`(waiting ${wait}s: ${churned} inodes were just freed on a journal-less ext4; see scripts/bench/inode-churn.ts)`);
             await new Promise((res) => setTimeout(res, wait * 1000));
