@@ -144,7 +144,7 @@ class Download {
 export interface UnpackLayersOptions {
   /** Paths never written (in-container mode). */
   protect?: readonly string[];
-  /** false: a skeleton rootfs (see applyLayer's `contents`); the inodes of emptied files are added here. */
+  /** Unpack a skeleton rootfs (applyLayer's `skeleton`); the inodes of emptied files are added here. */
   skeleton?: Set<number>;
 }
 

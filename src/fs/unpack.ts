@@ -29,7 +29,7 @@ export interface ApplyOptions {
   /**
    * A skeleton rootfs: regular files are created empty (with their owner, mode and times), except
    * SKELETON_KEEPS, and their inode numbers are added to this set. For steps that only add files
-   * (COPY, ADD, WORKDIR): they need the tree and its metadata, never file contents.
+   * (COPY, WORKDIR, VOLUME): they need the tree and its metadata, never file contents.
    */
   skeleton?: Set<number>;
 }
