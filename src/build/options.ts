@@ -41,6 +41,8 @@ export interface BuildOptions {
   compression: Compression;
   compressionLevel?: number;
   ignorePaths: string[];
+  /** Let RUN's fsync/sync reach the disk; by default they are answered without syncing (src/run/sync-filter.ts). */
+  keepSync?: boolean;
   /** Build directory root (rootfs, temp layers). "/" only in in-container mode. */
   root?: string;
   force: boolean;

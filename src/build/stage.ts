@@ -281,7 +281,9 @@ export class StageBuilder {
         warn: (m) => log.warn(m),
         signal: interrupted,
         tmpDir: this.env.ws.dir,
+        keepSync: this.env.opts.keepSync,
       });
+      if (!res.syncSuppressed && !this.env.opts.keepSync) log.debug(`${step} fsync runs for real: ${res.syncReason ?? "no filter"}`);
     } finally {
       cleanupInline();
     }

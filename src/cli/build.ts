@@ -47,6 +47,7 @@ export function buildCommand(run: (opts: BuildOptions) => Promise<void>, name = 
     .addOption(new Option("--compression <algo>", "layer compression").choices(["gzip", "zstd", "none"] as const).default("gzip" as const))
     .option("--compression-level <n>", "compression level", (v) => parseIntFlag("compression-level", v))
     .option("--ignore-path <path>", "never snapshot this path (repeatable)", collect, [] as string[])
+    .option("--keep-sync", "let RUN commands' fsync/sync reach the disk (default: answered at once, a build keeps only its layers)", false)
     .addOption(new Option("--root <dir>", "build inside this directory (/ means in-container mode, needs --force outside a container)").env("KILN_ROOT"))
     .option("--force", "allow --root / outside a container", false)
     .option("--custom-platform <os/arch>", "platform to build for (must match the host for RUN)")
@@ -127,6 +128,7 @@ export function toBuildOptions(o: RawBuildFlags): BuildOptions {
     compression: o.compression,
     compressionLevel: o.compressionLevel,
     ignorePaths: o.ignorePath,
+    keepSync: o.keepSync,
     root: o.root,
     force: o.force,
     verbosity: o.verbosity,

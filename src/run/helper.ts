@@ -11,6 +11,7 @@ import { DEFAULT_PATH, envValue, lookPath } from "./exec-path.ts";
 import { setupMounts } from "./mounts.ts";
 import { HELPER_SPEC_ENV, type HelperSpec, type HelperStatus } from "./protocol.ts";
 import { signalNumber } from "./signals.ts";
+import { syncFilterProgram } from "./sync-filter.ts";
 
 const SIGKILL = 9;
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
@@ -62,10 +63,12 @@ async function run(spec: HelperSpec, report: (s: HelperStatus) => void): Promise
   mkdirSync(spec.cwd, { recursive: true, mode: 0o755 });
   process.chdir(spec.cwd);
 
+  // Before dropping to USER: installing a filter needs CAP_SYS_ADMIN.
+  const sync = spec.suppressSync ? suppressSync() : { syncSuppressed: false };
   libc.setgroups(spec.groups);
   libc.setresgid(spec.gid, spec.gid, spec.gid);
   libc.setresuid(spec.uid, spec.uid, spec.uid);
-  report({ mountsUsed, reason });
+  report({ mountsUsed, reason, ...sync });
   for (const w of warnings) process.stderr.write(`kiln: ${w}\n`);
 
   const [file, ...args] = spec.argv;
@@ -89,4 +92,16 @@ async function run(spec: HelperSpec, report: (s: HelperStatus) => void): Promise
     child.on("exit", (c, s) => resolve(c ?? 128 + signalNumber(s)));
   });
   exit(code);
+}
+
+/** Not fatal when refused (no CAP_SYS_ADMIN, seccomp off, unknown arch): the command just syncs for real. */
+function suppressSync(): { syncSuppressed: boolean; syncReason?: string } {
+  const program = syncFilterProgram();
+  if (!program) return { syncSuppressed: false, syncReason: `no syscall table for ${process.arch}` };
+  try {
+    libc.seccompFilter(program);
+    return { syncSuppressed: true };
+  } catch (e) {
+    return { syncSuppressed: false, syncReason: (e as Error).message };
+  }
 }

@@ -30,7 +30,11 @@ export interface HelperSpec {
   hostname?: string;
   /** null: do not try a mount namespace (the runner already knows it is not permitted). */
   mounts: MountPlan | null;
+  /** Answer fsync and friends without syncing (sync-filter.ts). */
+  suppressSync: boolean;
   statusFile: string;
 }
 
-export type HelperStatus = { mountsUsed: boolean; reason?: string } | { error: string; exitCode?: number };
+export type HelperStatus =
+  | { mountsUsed: boolean; reason?: string; syncSuppressed?: boolean; syncReason?: string }
+  | { error: string; exitCode?: number };

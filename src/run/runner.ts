@@ -38,12 +38,17 @@ export interface RunSpec {
   tmpDir?: string;
   /** Where the one-line "running without mounts" notice goes (default: stderr). */
   warn?: (message: string) => void;
+  /** Let the command's fsync/fdatasync/sync reach the disk (default: answered without syncing, see sync-filter.ts). */
+  keepSync?: boolean;
 }
 
 export interface RunResult {
   exitCode: number;
   /** false when mounts/namespaces were not permitted and a plain chroot was used. */
   mountsUsed: boolean;
+  /** Whether the sync filter was installed; when asked for and refused, why not. */
+  syncSuppressed: boolean;
+  syncReason?: string;
 }
 
 const MOUNT_DIRS = ["/proc", "/sys", "/dev"];
@@ -67,7 +72,7 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
   if (!libc.libcAvailable()) throw new KilnError("RUN needs libc through FFI: run kiln with Bun or Deno (deno run -A)");
   if (spec.signal?.aborted) {
     if (spec.signal.reason instanceof KilnError) throw spec.signal.reason;
-    return { exitCode: 143, mountsUsed: false };
+    return { exitCode: 143, mountsUsed: false, syncSuppressed: false };
   }
   const rootfs = spec.rootfs.replace(/\/+$/, "") || "/";
   const user = resolveUser(rootfs, spec.user);
@@ -96,6 +101,7 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
       groups: user.groups,
       hostname: spec.hostname,
       mounts,
+      suppressSync: spec.keepSync !== true,
       statusFile: join(tmp, "status"),
     };
     const started = startHelper(helperSpec, join(tmp, "spec.json"), spec.onOutput !== undefined, () => placeholders.removeAll());
@@ -106,16 +112,16 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
     const status = readStatus(helperSpec.statusFile);
     const failed = status.find((s): s is { error: string } => "error" in s);
     if (failed) throw new KilnError(`RUN: ${failed.error}`);
-    const ok = status.find((s): s is { mountsUsed: boolean; reason?: string } => "mountsUsed" in s);
+    const ok = status.find((s) => "mountsUsed" in s);
     // Aborted before the helper got as far as starting the command.
-    if (!ok && spec.signal?.aborted) return { exitCode, mountsUsed: mounts !== null };
+    if (!ok && spec.signal?.aborted) return { exitCode, mountsUsed: mounts !== null, syncSuppressed: false };
     if (!ok) throw new KilnError(`RUN: the run helper failed before starting the command (exit ${exitCode})`);
     if (!ok.mountsUsed && !warnedNoMounts) {
       warnedNoMounts = true;
       const why = ok.reason ?? started.reason ?? "kiln lacks CAP_SYS_ADMIN";
       (spec.warn ?? ((m) => process.stderr.write(`kiln: ${m}\n`)))(`RUN without namespaces or mounts (plain chroot; no /proc, /dev, resolv.conf): ${why}`);
     }
-    return { exitCode, mountsUsed: ok.mountsUsed };
+    return { exitCode, mountsUsed: ok.mountsUsed, syncSuppressed: ok.syncSuppressed === true, syncReason: ok.syncReason };
   } finally {
     release();
   }

@@ -5,6 +5,7 @@ import type { CType, LibcBackend, SymbolName, SymbolSpec } from "./libc.ts";
 interface BunFfi {
   dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: Record<string, (...a: unknown[]) => unknown>; close(): void };
   read: { i32(ptr: unknown, offset?: number): number };
+  ptr(buf: Uint8Array): number;
 }
 
 const BUN_FFI = "bun:ffi";
@@ -29,6 +30,7 @@ export function openLibc(names: string[], symbols: Record<SymbolName, SymbolSpec
           return r;
         },
         lastErrno: () => errno,
+        address: (buf) => BigInt(ffi.ptr(buf)),
       };
     } catch (e) {
       lastError = e;

@@ -5,6 +5,7 @@ type DenoFn = (...a: unknown[]) => unknown;
 declare const Deno: {
   dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: Record<string, DenoFn>; close(): void };
   UnsafePointerView: new (ptr: unknown) => { getInt32(offset?: number): number };
+  UnsafePointer: { of(buf: Uint8Array): unknown; value(ptr: unknown): number | bigint };
 };
 
 const TYPES: Record<CType, string> = { buf: "buffer", i32: "i32", u32: "u32", u64: "u64", usize: "usize", isize: "isize" };
@@ -26,6 +27,7 @@ export function openLibc(names: string[], symbols: Record<SymbolName, SymbolSpec
           return r;
         },
         lastErrno: () => errno,
+        address: (buf) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf))),
       };
     } catch (e) {
       lastError = e;

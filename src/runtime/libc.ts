@@ -15,6 +15,8 @@ export interface LibcBackend {
   call(name: SymbolName, args: unknown[]): number;
   /** errno captured immediately after the last call that returned -1. */
   lastErrno(): number;
+  /** Address of a buffer's bytes, for pointers inside structs; valid while `buf` is referenced. */
+  address(buf: Uint8Array): bigint;
 }
 
 export const SYMBOLS = {
@@ -34,6 +36,8 @@ export const SYMBOLS = {
   sethostname: { args: ["buf", "usize"], ret: "i32" },
   // prctl is variadic; passing every argument as a 64-bit integer is ABI-safe on x86_64/aarch64 Linux.
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], ret: "i32" },
+  // Variadic too, for syscalls glibc has no wrapper for (seccomp).
+  syscall: { args: ["u64", "u64", "u64", "u64"], ret: "isize" },
 } satisfies Record<string, SymbolSpec>;
 export type SymbolName = keyof typeof SYMBOLS;
 
@@ -68,6 +72,10 @@ export const XATTR_CREATE = 0x1;
 export const XATTR_REPLACE = 0x2;
 
 export const PR_SET_PDEATHSIG = 1;
+
+const SECCOMP_SYSCALL: Record<string, number> = { x64: 317, arm64: 277 };
+const SECCOMP_SET_MODE_FILTER = 1n;
+const SECCOMP_FILTER_FLAG_TSYNC = 1n;
 
 const ERRNO: Record<number, [string, string]> = {
   1: ["EPERM", "operation not permitted"],
@@ -314,4 +322,24 @@ export function sethostname(name: string): void {
 /** Ask the kernel to send `signal` to this process when its parent dies. */
 export function setParentDeathSignal(signal: number): void {
   call("prctl", [PR_SET_PDEATHSIG, BigInt(signal), 0n, 0n, 0n]);
+}
+
+/**
+ * Install a seccomp BPF program (struct sock_filter[]) on every thread of this process; children
+ * inherit it across fork and exec. Needs CAP_SYS_ADMIN (kiln never sets no_new_privs: that would
+ * break setuid programs in RUN).
+ */
+export function seccompFilter(program: Uint8Array): void {
+  const nr = SECCOMP_SYSCALL[process.arch];
+  if (nr === undefined) throw libcError("seccomp", 38, undefined, process.arch);
+  const l = lib();
+  // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+  const fprog = new Uint8Array(16);
+  const v = new DataView(fprog.buffer);
+  v.setUint16(0, program.length / 8, true);
+  v.setBigUint64(8, l.address(program), true);
+  const r = l.call("syscall", [BigInt(nr), SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, l.address(fprog)]);
+  if (r === -1) throw libcError("seccomp", l.lastErrno());
+  // With TSYNC, a positive result names a thread that could not take the filter.
+  if (r !== 0) throw new Error(`seccomp: thread ${r} could not be synchronized`);
 }

@@ -169,6 +169,18 @@ describe("runInRootfs (busybox rootfs, Bun)", () => {
     }
   });
 
+  test("fsync and friends are answered without syncing, unless keepSync", async () => {
+    // fsync/fdatasync of a pipe fail with EINVAL in the kernel: a success shows the filter answered.
+    const probe = "echo | sync -d /proc/self/fd/0 2>/dev/null; echo d=$?; echo | sync /proc/self/fd/0 2>/dev/null; echo f=$?; grep ^Seccomp: /proc/self/status";
+    const on = await sh(probe);
+    expect([on.stdout, on.syncSuppressed]).toEqual(["d=0\nf=0\nSeccomp:\t2\n", true]);
+    const off = await sh(probe, { keepSync: true });
+    expect([off.stdout, off.syncSuppressed]).toEqual(["d=1\nf=1\nSeccomp:\t0\n", false]);
+    // Other syscalls are untouched, and so is the filesystem's view of the data.
+    const data = await sh("echo hello > /tmp/f && sync /tmp/f && cat /tmp/f && rm /tmp/f");
+    expect([data.exitCode, data.stdout]).toEqual([0, "hello\n"]);
+  });
+
   test("runnerIgnoredPaths lists the mount points", () => {
     expect(runnerIgnoredPaths().sort()).toEqual(["/dev", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys"]);
   });
@@ -186,7 +198,10 @@ describe("runInRootfs without privileges", () => {
   test("without CAP_SYS_ADMIN: plain chroot, one notice, mountsUsed false", () => {
     const r = runDropped("-sys_admin");
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ exitCode: 5, mountsUsed: false, out: "hi\n" });
+    const { syncReason, ...rest } = JSON.parse(r.stdout);
+    expect(rest).toEqual({ exitCode: 5, mountsUsed: false, syncSuppressed: false, out: "hi\n" });
+    // A seccomp filter needs CAP_SYS_ADMIN (kiln never sets no_new_privs); the command just syncs for real.
+    expect(syncReason).toBe("seccomp: permission denied (EACCES)");
     expect(r.stderr.match(/RUN without namespaces or mounts/g)?.length).toBe(1);
     expect(mountsUnder(rootfs)).toEqual([]);
   });
@@ -205,7 +220,9 @@ describe("runInRootfs under Deno", () => {
     if (!existsSync(deno)) throw new Error(`missing ${deno}: run npm install in the repo`);
     const r = spawnSync(deno, ["run", "-A", resolve(import.meta.dir, "fixtures/run-deno-check.ts"), rootfs], { encoding: "utf8", timeout: 30_000 });
     expect(r.stderr).toBe("");
-    expect(JSON.parse(r.stdout)).toEqual({ exitCode: 7, mountsUsed: true, out: "pid=1 user=1000 cwd=/deno-dir k=deno\n".replace("pid=1", r.stdout.match(/pid=\d+/)![0]) });
+    // fsync of a pipe is EINVAL (1) unless the sync filter answers it, also after dropping to USER.
+    const out = "pid=1 user=1000 cwd=/deno-dir k=deno\nfsync-of-a-pipe=0\n".replace("pid=1", r.stdout.match(/pid=\d+/)![0]);
+    expect(JSON.parse(r.stdout)).toEqual({ exitCode: 7, mountsUsed: true, syncSuppressed: true, out });
     expect(Number(r.stdout.match(/pid=(\d+)/)![1])).toBeLessThan(20);
     expect(mountsUnder(rootfs)).toEqual([]);
     execFileSync("rm", ["-rf", `${rootfs}/deno-dir`]);
