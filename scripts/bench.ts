@@ -1,13 +1,14 @@
 // kiln vs buildah on the Dockerfiles in bench/ (issue 9), or kiln's micro-benchmarks.
 //
 //   bun scripts/bench.ts [--only small,apt,big,many-steps,fat-base] [--scenarios cold,warm-remote,changed,nocache]
-//                        [--trials 3] [--json] [--out FILE] [--logs DIR] [--workdir DIR] [--source]
+//                        [--trials 3] [--json] [--out FILE] [--logs DIR] [--workdir DIR] [--scratch auto|loop|workdir] [--source]
 //   bun scripts/bench.ts --micro [--json] [--out FILE]
 //
 // Starts its own registry and base images, runs every scenario N times per builder (alternating
 // which goes first), and prints medians, kiln ÷ buildah ratios and the targets met or missed.
 // Writes everything (raw samples included) to bench/results/<timestamp>.json or --out.
-// kiln runs as the compiled executable (--source: `bun mod.ts` instead).
+// kiln runs as the compiled executable (--source: `bun mod.ts` instead). The builds write to a
+// journaled ext4 in a loop file when the work dir's ext4 has no journal (scripts/bench/scratch-fs.ts).
 // --json prints that JSON on stdout (the table then goes to stderr); --logs keeps every build's output. Needs root, buildah,
 // skopeo, docker-registry and GNU time (apt-get install time).
 import { spawnSync } from "node:child_process";
@@ -22,6 +23,7 @@ import { pushFatBase } from "./bench/fat-base.ts";
 import { BENCHES, SCENARIOS, runBench, type BaseName, type Failure, type Sample, type Scenario } from "./bench/suite.ts";
 import { summarise, table, targets, verdict } from "./bench/report.ts";
 import { runMicro } from "./bench/micro.ts";
+import { SCRATCH_MODES, scratchDir, type ScratchMode } from "./bench/scratch-fs.ts";
 
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -46,6 +48,8 @@ const trials = Number(opt("--trials") ?? 3);
 if (!Number.isInteger(trials) || trials < 1) usage("--trials must be a positive integer");
 const only = list("--only", BENCHES.map((b) => b.name));
 const scenarios = list<Scenario>("--scenarios", SCENARIOS);
+const scratchMode = (opt("--scratch") ?? "auto") as ScratchMode;
+if (!SCRATCH_MODES.includes(scratchMode)) usage(`--scratch: one of ${SCRATCH_MODES.join(", ")}`);
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const outFile = opt("--out") ?? join(REPO, "bench", "results", `${stamp}.json`);
 // Progress and the table go to stderr when stdout carries the JSON.
@@ -78,8 +82,19 @@ async function builds(): Promise<Record<string, unknown>> {
     if (c.status !== 0) usage(`cannot compile kiln: ${c.stderr}`);
     kiln.command = [bin];
   }
-  const reg = await startRegistry();
-  const cleanup = () => rmSync(work, { recursive: true, force: true });
+  const scratch = scratchDir(work, scratchMode);
+  progress(scratch.describe);
+  const cleanup = () => {
+    scratch.release();
+    rmSync(work, { recursive: true, force: true });
+  };
+  let reg;
+  try {
+    reg = await startRegistry();
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
   process.once("SIGINT", () => (cleanup(), process.exit(130)));
   process.once("SIGTERM", () => (cleanup(), process.exit(143)));
   try {
@@ -97,7 +112,7 @@ async function builds(): Promise<Record<string, unknown>> {
     const failures: Failure[] = [];
     for (const b of selected) {
       progress(`${b.name}: ${trials} trial(s) of ${scenarios.join(", ")}`);
-      await runBench(b, { registry: reg, bases, work, trials, scenarios, log: progress, logsDir: opt("--logs") }, (s) => samples.push(s), (f) => failures.push(f));
+      await runBench(b, { registry: reg, bases, work: scratch.dir, trials, scenarios, log: progress, logsDir: opt("--logs") }, (s) => samples.push(s), (f) => failures.push(f));
       // Partial results survive a crash or Ctrl-C later on.
       save({ partial: true, options: { only, scenarios, trials }, samples, failures });
     }

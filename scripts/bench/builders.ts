@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { measure, tailOf } from "./measure.ts";
 import { logMark, traffic, type Traffic } from "./registry-bytes.ts";
-import { watchInodes } from "./inode-churn.ts";
 
 export const REPO = join(import.meta.dirname, "..", "..");
 export const BUN = join(REPO, "node_modules", ".bin", "bun");
@@ -46,25 +45,15 @@ export interface RunResult {
   /** kiln only: seconds spent unpacking, and in filesystem steps (from its log). */
   unpackS?: number;
   stepS?: number;
-  /** Peak inodes the run had in use on the scratch filesystem (see inode-churn.ts). */
-  inodes: number;
   logFile: string;
 }
 
 export async function runBuild(r: BuildRun): Promise<RunResult> {
   mkdirSync(r.scratch, { recursive: true });
-  const logFile = join(r.scratch, `${r.builder}.log`);
-  const mark = logMark(r.registry.logFile);
-  const inodes = watchInodes(r.scratch);
-  try {
-    const result = await build(r, logFile, mark);
-    return { ...result, inodes: inodes() };
-  } finally {
-    inodes();
-  }
+  return await build(r, join(r.scratch, `${r.builder}.log`), logMark(r.registry.logFile));
 }
 
-async function build(r: BuildRun, logFile: string, mark: number): Promise<Omit<RunResult, "inodes">> {
+async function build(r: BuildRun, logFile: string, mark: number): Promise<RunResult> {
   const args = Object.entries(r.buildArgs).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
   let m;
   if (r.builder === "kiln") {
@@ -97,7 +86,7 @@ async function build(r: BuildRun, logFile: string, mark: number): Promise<Omit<R
   return finish(m, r, mark, hits, steps, logFile, {});
 }
 
-async function finish(m: Awaited<ReturnType<typeof measure>>, r: BuildRun, mark: number, hits: number, steps: number, logFile: string, extra: Partial<RunResult>): Promise<Omit<RunResult, "inodes">> {
+async function finish(m: Awaited<ReturnType<typeof measure>>, r: BuildRun, mark: number, hits: number, steps: number, logFile: string, extra: Partial<RunResult>): Promise<RunResult> {
   // The registry logs a request as its response completes: give the last line time to land.
   await new Promise((res) => setTimeout(res, 100));
   return { wall: m.wall, user: m.user, sys: m.sys, cpu: m.user + m.sys, rssMB: m.rssKiB / 1024, hits, steps, traffic: traffic(r.registry.logFile, r.registry.dataDir, mark), logFile, ...extra };

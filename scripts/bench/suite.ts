@@ -6,7 +6,6 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, removeScratch, runBuild, type BuilderName, type RunResult } from "./builders.ts";
-import { recentlyDeletedWindow } from "./inode-churn.ts";
 
 export type BaseName = "busybox" | "debian" | "fat-base";
 export type Scenario = "cold" | "warm-remote" | "changed" | "nocache";
@@ -31,6 +30,7 @@ export const BENCHES: Bench[] = [
 export interface SuiteEnv {
   registry: { host: string; logFile: string; dataDir: string };
   bases: Record<BaseName, string | undefined>;
+  /** Contexts and every run's scratch directory go here (scratch-fs.ts). */
   work: string;
   trials: number;
   scenarios: Scenario[];
@@ -79,7 +79,6 @@ export async function runBench(b: Bench, env: SuiteEnv, onSample: (s: Sample) =>
       // resource busy"; a flake must not cost the whole run, so retry, then record and go on.
       const errors: string[] = [];
       for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-        let churned = 0;
         const scratch = join(env.work, "runs", `${b.name}-${scenario}-${who}-${t}-${attempt}`);
         mkdirSync(scratch, { recursive: true });
         try {
@@ -92,7 +91,6 @@ export async function runBench(b: Bench, env: SuiteEnv, onSample: (s: Sample) =>
             scratch,
             registry: env.registry,
           });
-          churned = result.inodes;
           if (scenario !== "fill") {
             env.log(`${b.name.padEnd(10)} ${scenario.padEnd(11)} ${who.padEnd(7)} trial ${t}: ${result.wall.toFixed(2)}s wall, ${result.cpu.toFixed(2)}s cpu, ${result.rssMB.toFixed(0)} MB, cache ${result.hits}/${result.steps}${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
             onSample({ bench: b.name, scenario, builder: who, trial: t, result, attempts: attempt });
@@ -107,14 +105,8 @@ export async function runBench(b: Bench, env: SuiteEnv, onSample: (s: Sample) =>
             const log = join(scratch, `${who}.log`);
             if (existsSync(log)) copyFileSync(log, join(env.logsDir, `${b.name}-${scenario}-${who}-${t}${attempt > 1 ? `-attempt${attempt}` : ""}.log`));
           }
-          const removed = Date.now();
           removeScratch(scratch);
           await settle();
-          const wait = Math.ceil(recentlyDeletedWindow(env.work, churned) - (Date.now() - removed) / 1000);
-          if (wait > 0) {
-            env.log(`(waiting ${wait}s: ${churned} inodes were just freed on a journal-less ext4; see scripts/bench/inode-churn.ts)`);
-            await new Promise((res) => setTimeout(res, wait * 1000));
-          }
         }
       }
       onFailure({ bench: b.name, scenario, builder: who, trial: t, errors });
