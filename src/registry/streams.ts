@@ -1,5 +1,9 @@
 // Byte-stream plumbing between node streams, async iterables and fetch bodies.
 import { createReadStream } from "node:fs";
+import { GarbageBudget } from "../runtime/index.ts";
+
+/** Shared by all uploads in flight: each chunk sent is garbage soon after (see collectGarbage). */
+const sent = new GarbageBudget(16 * 1024 * 1024);
 
 /** A pull-based ReadableStream over an async iterable: fetch reads only as fast as it sends. */
 export function toReadableStream(src: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
@@ -11,7 +15,10 @@ export function toReadableStream(src: AsyncIterable<Uint8Array>): ReadableStream
         try {
           const { done, value } = await it.next();
           if (done) c.close();
-          else c.enqueue(value);
+          else {
+            c.enqueue(value);
+            sent.add(value.length);
+          }
         } catch (e) {
           c.error(e);
         }
@@ -24,7 +31,7 @@ export function toReadableStream(src: AsyncIterable<Uint8Array>): ReadableStream
   );
 }
 
-/** Bytes [start, start+length) of a file, in 1 MiB reads. */
+/** Bytes [start, start+length) of a file, in 256 KiB reads. */
 export function fileRange(path: string, start: number, length: number): AsyncIterable<Uint8Array> {
   if (length === 0) return (async function* () {})();
   return createReadStream(path, { start, end: start + length - 1, highWaterMark: 256 << 10 });

@@ -2,7 +2,7 @@
 // node: built-ins and global fetch, which Bun, Deno and Node all provide.
 import { spawn, type SpawnOptions } from "node:child_process";
 
-declare const Bun: { version: string; argv: string[] } | undefined;
+declare const Bun: { version: string; argv: string[]; gc(force: boolean): void } | undefined;
 declare const Deno:
   | {
       version: { deno: string };
@@ -41,6 +41,33 @@ export function exit(code: number): never {
 
 export function env(name: string): string | undefined {
   return process.env[name];
+}
+
+/**
+ * A full, synchronous garbage collection (a few ms on kiln's small heap). Streaming a big layer
+ * allocates its size again in short-lived buffers (compressor output, read chunks) that the
+ * engine hardly counts as heap, so its own collections came late: a 200 MB layer left the build
+ * at 170-225 MB RSS instead of ~130. A no-op where the runtime has no hook (Deno; Node without
+ * --expose-gc).
+ */
+export function collectGarbage(): void {
+  if (runtime === "bun") Bun!.gc(true);
+  else (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** Calls collectGarbage() once per `bytes` reported through add(). */
+export class GarbageBudget {
+  private left: number;
+  constructor(private bytes: number) {
+    this.left = bytes;
+  }
+
+  add(n: number): void {
+    this.left -= n;
+    if (this.left > 0) return;
+    this.left = this.bytes;
+    collectGarbage();
+  }
 }
 
 /** True when running as a single executable made by `bun build --compile` (or deno compile). */
