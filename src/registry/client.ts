@@ -30,6 +30,14 @@ export interface UploadOptions {
 }
 
 const MAX_MANIFEST = 4 << 20;
+/**
+ * Manifest PUT answers that mean "a blob you named is not readable yet", asked again a few times.
+ * Distribution's filesystem driver rewrites a blob's link file in place when a concurrent upload
+ * of the same blob commits, and a manifest check reading it then finds it empty (DIGEST_INVALID);
+ * registries on eventually consistent storage may not list a blob uploaded a moment ago.
+ */
+const BLOB_RACE_CODES = new Set(["DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN"]);
+const MANIFEST_BLOB_RETRIES = 2;
 
 export class RegistryClient {
   readonly transport: Transport;
@@ -88,19 +96,25 @@ export class RegistryClient {
     const digest = sha256(bytes);
     if (ref.digest && ref.digest !== digest) throw new KilnError(`putManifest ${ref}: the manifest's digest is ${digest}`);
     const target = ref.tag && !ref.digest ? ref : ref.withDigest(digest);
-    const res = await this.transport.send({
-      registry: ref.registry,
-      method: "PUT",
-      path: manifestPath(target),
-      headers: { "content-type": mediaType },
-      body: () => bytes as Uint8Array<ArrayBuffer>,
-      scopes: [push(ref)],
-    });
-    if (res.status !== 201 && !res.ok) throw await fail(res, `PUT manifest ${target}`, ref);
-    await res.body?.cancel();
-    const got = res.headers.get("docker-content-digest");
-    if (got && got !== digest) throw new KilnError(`registry ${ref.registry} stored manifest ${ref} as ${got}, expected ${digest}`);
-    return digest;
+    for (let failures = 0; ; failures++) {
+      const res = await this.transport.send({
+        registry: ref.registry,
+        method: "PUT",
+        path: manifestPath(target),
+        headers: { "content-type": mediaType },
+        body: () => bytes as Uint8Array<ArrayBuffer>,
+        scopes: [push(ref)],
+      });
+      if (res.status === 201 || res.ok) {
+        await res.body?.cancel();
+        const got = res.headers.get("docker-content-digest");
+        if (got && got !== digest) throw new KilnError(`registry ${ref.registry} stored manifest ${ref} as ${got}, expected ${digest}`);
+        return digest;
+      }
+      const err = await fail(res, `PUT manifest ${target}`, ref);
+      if (failures >= MANIFEST_BLOB_RETRIES || !BLOB_RACE_CODES.has(err.code ?? "")) throw err;
+      await this.transport.backoff(failures, undefined, err.message);
+    }
   }
 
   async deleteManifest(ref: Reference): Promise<void> {

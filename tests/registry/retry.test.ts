@@ -41,4 +41,27 @@ describe("retries", async () => {
     inject({ kind: "status", status: 500 }, { kind: "status", status: 500 }, { kind: "status", status: 500 });
     await expect(client.getManifest(ref)).rejects.toThrow(/answered 500/);
   });
+
+  test("a manifest PUT answered DIGEST_INVALID or MANIFEST_BLOB_UNKNOWN is asked again, twice at most", async () => {
+    // What distribution answers while a concurrent upload of a named blob rewrites its link file.
+    const client = new RegistryClient({ retryDelayMs: 1 });
+    await client.ping(host);
+    const m = await client.getManifest(ref);
+    const to = ref.withTag(`race-${Date.now()}`);
+    const putFault = (code: string) => proxy.add({ method: "PUT", path: /\/manifests\//, fault: { kind: "status", status: 400, code }, times: 1 });
+    proxy.reset();
+    putFault("DIGEST_INVALID");
+    putFault("MANIFEST_BLOB_UNKNOWN");
+    expect(await client.putManifest(to, m.bytes, m.mediaType)).toBe(m.digest);
+    expect(proxy.log.map((l) => l.outcome)).toEqual(["fault 400", "fault 400", "201"]);
+    expect((await client.getManifest(to)).digest).toBe(m.digest);
+    proxy.reset();
+    for (let i = 0; i < 3; i++) putFault("DIGEST_INVALID");
+    await expect(client.putManifest(to, m.bytes, m.mediaType)).rejects.toThrow(/answered 400 \(DIGEST_INVALID/);
+    expect(proxy.log).toHaveLength(3);
+    proxy.reset();
+    putFault("MANIFEST_INVALID");
+    await expect(client.putManifest(to, m.bytes, m.mediaType)).rejects.toThrow(/MANIFEST_INVALID/);
+    expect(proxy.log).toHaveLength(1);
+  });
 });
