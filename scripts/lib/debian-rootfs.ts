@@ -12,7 +12,7 @@ export interface DebootstrapOptions {
 }
 
 export async function debootstrapRootfs(root: string, o: DebootstrapOptions): Promise<void> {
-  const r = await execCapture("debootstrap", [`--variant=${o.variant}`, "--components=main", o.suite, root, o.mirror]);
+  const r = await execCapture("debootstrap", [`--variant=${o.variant}`, "--components=main", o.suite, root, o.mirror], { guardExit: true });
   assertNothingMounted(root);
   if (r.code !== 0) {
     const log = join(root, "debootstrap", "debootstrap.log");
