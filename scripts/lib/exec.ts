@@ -45,6 +45,7 @@ export function execCapture(cmd: string, args: string[], opts: ExecOptions = {})
       if (!existsSync(statusFile)) return;
       seenAt ||= Date.now();
       if (Date.now() - seenAt < 5000) return;
+      clearInterval(watch);
       const code = Number(readFileSync(statusFile, "utf8").trim());
       process.stderr.write(`exec: ${cmd} wrote exit status ${code} but its exit was never reported; going on with it\n`);
       resolve(result(code));
