@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
 import { TarWriter } from "../tar/writer.ts";
 import type { TarHeader } from "../tar/types.ts";
-import { GarbageBudget } from "../runtime/index.ts";
+import { noteGarbage } from "../runtime/index.ts";
 import { KilnError } from "../util/errors.ts";
 import { createCompressor, layerMediaType, type Compression } from "./compression.ts";
 import { ParallelGzip } from "./parallel-gzip.ts";
@@ -30,8 +30,6 @@ export interface LayerWriterOptions {
 }
 
 const FEED = 256 * 1024; // tar headers are 512 bytes; batch them before they reach the compressor
-/** Compressed bytes between forced collections: bounds the garbage a big layer leaves (peak RSS). */
-const GC_EVERY = 16 * 1024 * 1024;
 
 export class LayerWriter {
   private tar: TarWriter;
@@ -48,7 +46,6 @@ export class LayerWriter {
   private fd: number;
   private tmp: string;
   private failed: Error | null = null;
-  private garbage = new GarbageBudget(GC_EVERY);
 
   constructor(private outDir: string, private opts: LayerWriterOptions) {
     fs.mkdirSync(outDir, { recursive: true });
@@ -114,7 +111,7 @@ export class LayerWriter {
     this.outSize += c.length;
     let off = 0;
     while (off < c.length) off += fs.writeSync(this.fd, c, off, c.length - off);
-    this.garbage.add(c.length);
+    noteGarbage(c.length); // bounds the garbage a big layer leaves (peak RSS)
   }
 
   private async feed(chunk: Uint8Array): Promise<void> {

@@ -1,9 +1,6 @@
 // Byte-stream plumbing between node streams, async iterables and fetch bodies.
 import { createReadStream } from "node:fs";
-import { GarbageBudget } from "../runtime/index.ts";
-
-/** Shared by all uploads in flight: each chunk sent is garbage soon after (see collectGarbage). */
-const sent = new GarbageBudget(16 * 1024 * 1024);
+import { noteGarbage } from "../runtime/index.ts";
 
 /** A pull-based ReadableStream over an async iterable: fetch reads only as fast as it sends. */
 export function toReadableStream(src: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
@@ -17,7 +14,7 @@ export function toReadableStream(src: AsyncIterable<Uint8Array>): ReadableStream
           if (done) c.close();
           else {
             c.enqueue(value);
-            sent.add(value.length);
+            noteGarbage(value.length); // each chunk sent is garbage soon after
           }
         } catch (e) {
           c.error(e);

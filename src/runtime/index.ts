@@ -71,19 +71,16 @@ function exposeV8Collector(): (() => void) | null {
   }
 }
 
-/** Calls collectGarbage() once per `bytes` reported through add(). */
-export class GarbageBudget {
-  private left: number;
-  constructor(private bytes: number) {
-    this.left = bytes;
-  }
+/** Short-lived bytes (layer output, upload chunks) between forced collections, across all callers. */
+const GARBAGE_BUDGET = 16 * 1024 * 1024;
+let garbageLeft = GARBAGE_BUDGET;
 
-  add(n: number): void {
-    this.left -= n;
-    if (this.left > 0) return;
-    this.left = this.bytes;
-    collectGarbage();
-  }
+/** Counts bytes that are garbage soon after use; calls collectGarbage() once per 16 MiB of them. */
+export function noteGarbage(bytes: number): void {
+  garbageLeft -= bytes;
+  if (garbageLeft > 0) return;
+  garbageLeft = GARBAGE_BUDGET;
+  collectGarbage();
 }
 
 /** True when running as a single executable made by `bun build --compile` (or deno compile). */
