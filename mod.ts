@@ -1,7 +1,7 @@
 #!/usr/bin/env -S deno run -A
 // kiln: library API and CLI entry point.
-export type { BuildOptions } from "./src/build/options.ts";
-export { build, type BuildResult } from "./src/build/index.ts";
+export type { BuildOptions } from "./src/executor/options.ts";
+export { build, type BuildResult } from "./src/executor/index.ts";
 export { KilnError, UsageError, DockerfileError } from "./src/util/errors.ts";
 export { version, commit } from "./src/version.ts";
 export { parseDuration } from "./src/util/duration.ts";

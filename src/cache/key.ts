@@ -33,7 +33,7 @@ export function baseKey(source: BaseSource): string {
   return hashCanon({ v: CACHE_KEY_VERSION, manifest: checkDigest(source.manifestDigest, "base image manifest digest") });
 }
 
-/** A COPY/ADD source file as describeSources reports it (src/build/copy/types.ts SourceEntry). */
+/** A COPY/ADD source file as describeSources reports it (src/executor/copy/types.ts SourceEntry). */
 export interface SourceEntry {
   /** Relative to the source root, as named at the destination. */
   path: string;

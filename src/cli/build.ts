@@ -2,7 +2,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import type { BuildOptions } from "../build/options.ts";
+import type { BuildOptions } from "../executor/options.ts";
 import { parsePlatform } from "../dockerfile/platform.ts";
 import { parseReference } from "../image/reference.ts";
 import { parseDurationFlag } from "../util/duration.ts";

@@ -8,7 +8,7 @@ import { buildCommand } from "./build.ts";
 import { copyCommand } from "./copy.ts";
 import { parseCommand } from "./parse.ts";
 import { warmCommand } from "./warm.ts";
-import type { BuildOptions } from "../build/options.ts";
+import type { BuildOptions } from "../executor/options.ts";
 
 // commander prints "error: ..."; kiln's errors all read "kiln: ...".
 const OUTPUT = { outputError: (s: string, write: (s: string) => void) => write(s.startsWith("error: ") ? `kiln: ${s.slice(7)}` : s) };
@@ -33,12 +33,12 @@ export function program(): Command {
 }
 
 async function runBuild(opts: BuildOptions): Promise<void> {
-  const { build } = await import("../build/index.ts");
+  const { build } = await import("../executor/index.ts");
   await build(opts);
 }
 
 async function runPlan(opts: BuildOptions): Promise<void> {
-  const { build } = await import("../build/index.ts");
+  const { build } = await import("../executor/index.ts");
   const { report } = await build({ ...opts, dryRun: true, noPush: true });
   for (const r of report) {
     const state = opts.cache ? (r.hit ? "HIT " : "MISS") : "RUN ";

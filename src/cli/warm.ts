@@ -3,7 +3,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { localLayerPath } from "../build/images.ts";
+import { localLayerPath } from "../executor/images.ts";
 import { parseReference } from "../image/reference.ts";
 import { fetchImage, RegistryClient } from "../registry/index.ts";
 import { parsePlatform } from "../image/platform.ts";

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import zlib from "node:zlib";
 import { applyLayer } from "../../src/fs/unpack.ts";
-import { copyInto } from "../../src/build/copy/index.ts";
+import { copyInto } from "../../src/executor/copy/index.ts";
 import { TarWriter } from "../../src/tar/writer.ts";
 import { BLOCK, writeAscii, writeChecksum, writeOctal } from "../../src/tar/header.ts";
 import { encodeRecord } from "../../src/tar/pax.ts";

@@ -7,7 +7,7 @@ import http from "node:http";
 import zlib from "node:zlib";
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { copyInto, describeSources, type CopySpec } from "../../src/build/copy/index.ts";
+import { copyInto, describeSources, type CopySpec } from "../../src/executor/copy/index.ts";
 import { IgnoreMatcher } from "../../src/dockerfile/dockerignore.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-copy-"));

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
-import { openContext } from "../../src/build/context.ts";
+import { openContext } from "../../src/executor/context.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-ctx-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
