@@ -51,5 +51,39 @@ export interface BuildOptions {
   customPlatform?: string;
   /** `kiln plan`: compute keys and probe the cache, build nothing. */
   dryRun?: boolean;
+
+  // ---- kaniko's registry flags (issue 15); all optional so the library API stays small ----
+  /** --registry-mirror: mirrors of docker.io, tried in order (env KANIKO_REGISTRY_MIRROR). */
+  registryMirrors?: string[];
+  /** --registry-map: registry host → replacement hosts, tried in order (env KANIKO_REGISTRY_MAP). */
+  registryMaps?: Record<string, string[]>;
+  /** --skip-default-registry-fallback: no fallback to the original registry when every mirror misses. */
+  skipDefaultRegistryFallback?: boolean;
+  /** --insecure-pull: pulls (not pushes) may use plain HTTP. */
+  insecurePull?: boolean;
+  /** --skip-tls-verify-pull: pulls (not pushes) skip TLS verification. */
+  skipTlsVerifyPull?: boolean;
+  /** --registry-client-cert host=cert,key: mutual TLS per registry. */
+  registryClientCerts?: Record<string, { cert: string; key: string }>;
+  /** --push-retry: extra attempts of the whole push. */
+  pushRetry?: number;
+  /** --image-download-retry: extra attempts of a base image download. */
+  imageDownloadRetry?: number;
+  /** --image-fs-extract-retry: extra attempts of a base layer extraction. */
+  imageFsExtractRetry?: number;
+  /** --push-ignore-immutable-tag-errors: a "tag is immutable" refusal counts as pushed. */
+  pushIgnoreImmutableTagErrors?: boolean;
+  /** --skip-push-permission-check: do not check push access before building. */
+  skipPushPermissionCheck?: boolean;
+  /** --ignore-var-run (default true): /var/run stays out of layers. */
+  ignoreVarRun?: boolean;
+  /** --skip-unused-stages (kaniko default false: every stage before the target is built). */
+  skipUnusedStages?: boolean;
+  /** --cleanup: remove the build's files at the end (kiln always does; kept for the meaning). */
+  cleanup?: boolean;
+  /** --force-build-metadata: metadata-only steps get an (empty) layer, as kaniko does. */
+  forceBuildMetadata?: boolean;
+  /** --log-timestamp: prefix every log line with a timestamp. */
+  logTimestamp?: boolean;
 }
 
