@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { copyInto, describeSources, type CopySpec } from "../../src/executor/copy/index.ts";
 import { IgnoreMatcher } from "../../src/dockerfile/dockerignore.ts";
+import { fromSourceName } from "../../src/executor/copy/sources.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-copy-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -120,10 +121,38 @@ describe("COPY files", () => {
   test("errors: missing source, wildcard without match, several sources to a non-dir", async () => {
     await expect(copyInto(spec({ sources: ["nope.txt"], dest: "/x" }))).rejects.toThrow(/COPY failed: "nope.txt": not found in the build context/);
     await expect(copyInto(spec({ sources: ["*.none"], dest: "/x/" }))).rejects.toThrow(/no source files were specified/);
+    await expect(copyInto(spec({ sources: ["*.none", "nope*"], dest: "/x/" }))).rejects.toThrow(/no source files were specified: "\*.none", "nope\*" matched nothing in the build context/);
     await expect(copyInto(spec({ sources: ["a.txt", "b.txt"], dest: "/x" }))).rejects.toThrow(/must be a directory and end with a \//);
     await expect(copyInto(spec({ sources: ["*.txt"], dest: "/x" }))).rejects.toThrow(/must be a directory/);
     fs.mkdirSync(R("app/a.txt"), { recursive: true });
     await expect(copyInto(spec({ sources: ["a.txt"], dest: "/app/" }))).rejects.toThrow(/cannot replace directory "\/app\/a.txt" with a file/);
+  });
+
+  // Issue 20 item 9. Docker's classic builder and kaniko fail only when the sources together give
+  // nothing ("no source files were specified"); BuildKit is laxer still: its Dockerfile frontend sets
+  // AllowEmptyWildcard on every COPY (frontend/dockerfile/dockerfile2llb/convert_copy.go, cited in
+  // containers/buildah#6843), and moby/moby#42600 shows `COPY --from=s /empty/* /d/` passing there.
+  test("a wildcard that matches nothing is fine when another source gives files", async () => {
+    await copyInto(spec({ sources: ["*.none", "a.txt", "src/*.h"], dest: "/w/" }));
+    expect(fs.readdirSync(R("w"))).toEqual(["a.txt"]);
+    const listed = await describeSources(spec({ sources: ["*.none", "a.txt"], dest: "/w/" }));
+    expect(listed.map((e) => e.path)).toEqual(["a.txt"]);
+    // One match in all is still one source: a file destination is allowed.
+    await copyInto(spec({ sources: ["*.none", "b.txt"], dest: "/one" }));
+    expect(read("one")).toBe("B");
+    // A missing plain path is still an error, whatever the wildcards match.
+    await expect(copyInto(spec({ sources: ["*.txt", "nope.txt"], dest: "/w/" }))).rejects.toThrow(/"nope.txt": not found/);
+  });
+
+  // Issue 18 item 6b: a source missing from another stage is not "in the build context".
+  test("a missing COPY --from source names the stage or image and the path", async () => {
+    const from = { sourceRoot: ctx, preserveOwner: true, dest: "/x/" };
+    await expect(copyInto(spec({ ...from, sources: ["/app/missing"], sourceName: fromSourceName("builder", { stage: 0 }) })))
+      .rejects.toThrow(/^COPY failed: "\/app\/missing": not found in stage "builder"$/);
+    await expect(copyInto(spec({ ...from, sources: ["/bin/*.none"], sourceName: fromSourceName("alpine:3", { image: "alpine:3" }) })))
+      .rejects.toThrow(/"\/bin\/\*.none" matched nothing in image "alpine:3"$/);
+    // Without a name (a caller that does not set one) it still does not blame the build context.
+    await expect(copyInto(spec({ ...from, sources: ["/app/missing"] }))).rejects.toThrow(/not found in the COPY --from source$/);
   });
 
   test(".. is clamped at the context root, like BuildKit", async () => {

@@ -7,9 +7,13 @@
 //   walking a directory are copied as symlinks;
 // - wildcards are Go filepath.Match patterns per segment, expanded below the first wildcard
 //   segment; a matched directory is not searched further;
+// - a wildcard that matches nothing is no error as long as another source of the same COPY
+//   gives something (Docker's classic builder and kaniko; BuildKit's AllowEmptyWildcard goes
+//   further and accepts an instruction that copies nothing at all);
 // - files excluded by .dockerignore do not exist (they never reach BuildKit's context).
 import fs from "node:fs";
 import type { IgnoreMatcher } from "../../dockerfile/dockerignore.ts";
+import type { StageRef } from "../../dockerfile/plan.ts";
 import { IgnoreMatcher as Matcher } from "../../dockerfile/dockerignore.ts";
 import { resolveInRoot } from "../../run/root-path.ts";
 import { KilnError } from "../../util/errors.ts";
@@ -44,6 +48,11 @@ export interface SourceGroup {
   matches: Match[];
 }
 
+/** How errors name a COPY --from source (CopySpec.sourceName): `stage "builder"`, `image "alpine:3"`. */
+export function fromSourceName(from: string, ref: StageRef): string {
+  return `${"stage" in ref ? "stage" : "image"} ${JSON.stringify(from)}`;
+}
+
 export const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
 /** Split a path into clamped, clean segments (".." never climbs above the root). */
@@ -60,8 +69,16 @@ export function segments(src: string): string[] {
 export function enumerateSources(spec: CopySpec): SourceGroup[] {
   const root = fs.realpathSync(spec.sourceRoot);
   const exclude = spec.exclude && spec.exclude.length > 0 ? new Matcher(spec.exclude) : undefined;
-  const e = new Enumerator(root, spec.ignore, exclude, spec.isAdd ? "ADD" : "COPY");
-  return spec.sources.map((s) => e.group(s));
+  const cmd = spec.isAdd ? "ADD" : "COPY";
+  const where = spec.sourceName ?? (spec.preserveOwner ? "the COPY --from source" : "the build context");
+  const e = new Enumerator(root, spec.ignore, exclude, cmd, where);
+  const groups = spec.sources.map((s) => e.group(s));
+  const empty = groups.filter((g) => !g.url && g.matches.length === 0);
+  if (empty.length === groups.length && empty.length > 0 && (spec.heredocs ?? []).length === 0) {
+    const names = empty.map((g) => JSON.stringify(g.source)).join(", ");
+    throw new KilnError(`${cmd} failed: no source files were specified: ${names} matched nothing in ${where}`);
+  }
+  return groups;
 }
 
 class Enumerator {
@@ -70,6 +87,7 @@ class Enumerator {
     private ignore: IgnoreMatcher | undefined,
     private exclude: IgnoreMatcher | undefined,
     private cmd: string,
+    private where: string,
   ) {}
 
   private ignored(rel: string): boolean {
@@ -77,7 +95,7 @@ class Enumerator {
   }
 
   private notFound(src: string): KilnError {
-    return new KilnError(`${this.cmd} failed: "${src}": not found in the build context${this.ignore ? " (or excluded by .dockerignore)" : ""}`);
+    return new KilnError(`${this.cmd} failed: "${src}": not found in ${this.where}${this.ignore ? " (or excluded by .dockerignore)" : ""}`);
   }
 
   /** Follow symlinks inside the root; returns the real relative path. */
@@ -132,7 +150,6 @@ class Enumerator {
       }
     };
     walk(baseReal, 0, base);
-    if (matches.length === 0) throw new KilnError(`${this.cmd} failed: no source files were specified: "${source}" matched nothing in the build context`);
     return { source, wildcard: true, matches };
   }
 

@@ -6,6 +6,8 @@ export interface CopySpec {
   rootfs: string;
   /** Host dir the sources are relative to: the context dir, or another stage's/image's rootfs. */
   sourceRoot: string;
+  /** What sourceRoot is, for errors: `stage "builder"`, `image "alpine:3"`; default "the build context". */
+  sourceName?: string;
   /** .dockerignore of the context: ignored files do not exist for COPY. Omit for --from. */
   ignore?: IgnoreMatcher;
   /** Sources as written (after variable expansion): paths, wildcards, or (ADD) http(s) URLs. */
