@@ -144,6 +144,15 @@ describe("COPY files", () => {
     await expect(copyInto(spec({ sources: ["*.txt", "nope.txt"], dest: "/w/" }))).rejects.toThrow(/"nope.txt": not found/);
   });
 
+  test("a '-' in a wildcard pattern is a literal outside a class and a range or escape inside one", async () => {
+    write(path.join(ctx, "my-app.conf"), "M");
+    write(path.join(ctx, "b-x"), "BX");
+    write(path.join(ctx, "-y"), "Y");
+    await copyInto(spec({ sources: ["my-*.conf", "[a-c]-?", "[\\-z]y"], dest: "/g/" }));
+    expect(fs.readdirSync(R("g")).sort()).toEqual(["-y", "b-x", "my-app.conf"]);
+    await expect(copyInto(spec({ sources: ["[-a]*"], dest: "/g/" }))).rejects.toThrow(/syntax error in pattern/);
+  });
+
   // Issue 18 item 6b: a source missing from another stage is not "in the build context".
   test("a missing COPY --from source names the stage or image and the path", async () => {
     const from = { sourceRoot: ctx, preserveOwner: true, dest: "/x/" };

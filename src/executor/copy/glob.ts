@@ -17,7 +17,9 @@ export function unescapeGlob(s: string): string {
   return s.replace(/\\(.)/g, "$1");
 }
 
-const reEscape = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
+// With the "u" flag an escaped "-" is legal only inside a class, so it is escaped only there.
+const reEscape = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+const classEscape = (c: string) => (c === "-" ? "\\-" : reEscape(c));
 
 /** Compile a Go filepath.Match pattern; a malformed pattern is an error naming it. */
 export function compileGlob(pattern: string): RegExp {
@@ -48,7 +50,7 @@ export function compileGlob(pattern: string): RegExp {
           lo = pattern[i]!;
         } else if (lo === "-") throw bad();
         i++;
-        cls += reEscape(lo);
+        cls += classEscape(lo);
         if (pattern[i] === "-" && pattern[i + 1] !== "]") {
           i++;
           let hi = pattern[i];
@@ -56,7 +58,7 @@ export function compileGlob(pattern: string): RegExp {
           if (hi === undefined) throw bad();
           if (hi < lo) throw bad();
           i++;
-          cls += "-" + reEscape(hi);
+          cls += "-" + classEscape(hi);
         }
       }
       // Go's negated classes never match "/" either.
