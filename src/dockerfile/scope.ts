@@ -197,13 +197,16 @@ export class StageScope {
       case "arg": {
         const args: { key: string; value?: string }[] = [];
         for (const a of cmd.args) {
+          // BuildKit expands the name as well as the value (ArgCommand.Expand).
+          const key = word(a.key);
+          if (key === "") fail(`ARG names can not be blank (${a.key} expands to nothing)`);
           let value: string | undefined;
-          if (Object.hasOwn(this.plan.buildArgs, a.key)) value = this.plan.buildArgs[a.key];
+          if (Object.hasOwn(this.plan.buildArgs, key)) value = this.plan.buildArgs[key];
           else if (a.value !== undefined) value = word(a.value);
-          else value = this.plan.globalArgs.get(a.key);
-          if (value !== undefined) this.vars.set(a.key, value);
-          this.args.set(a.key, value);
-          args.push(value === undefined ? { key: a.key } : { key: a.key, value });
+          else value = this.plan.globalArgs.get(key);
+          if (value !== undefined) this.vars.set(key, value);
+          this.args.set(key, value);
+          args.push(value === undefined ? { key } : { key, value });
         }
         return { kind: "arg", ...loc, args };
       }

@@ -71,6 +71,15 @@ describe("ARG and ENV scoping", () => {
     expect(scope.buildEnv()).toContain("MODE=prod");
   });
 
+  // Issue 20 item 10: BuildKit's ArgCommand.Expand expands the key as well as the value.
+  test("ARG expands variables in its name: ENV src=file3 then ARG ${src}=x declares file3", () => {
+    const p = plan("FROM a\nENV src=file3\nARG ${src}=x\nARG ${src}_2\nRUN echo $file3\n", { buildArgs: { file3_2: "cli" } });
+    const out = run(p).get(0)!.out;
+    expect(only(out, "arg").map((a) => a.args)).toEqual([[{ key: "file3", value: "x" }], [{ key: "file3_2", value: "cli" }]]);
+    expect(only(out, "run")[0]!.buildArgs).toEqual({ file3: "x", file3_2: "cli" });
+    expect(() => run(plan("FROM a\nARG ${nothing}=1\n"))).toThrow(/ARG names can not be blank/);
+  });
+
   test("predefined platform args and proxy args", () => {
     const p = plan("FROM --platform=$BUILDPLATFORM a\nARG TARGETARCH\nARG TARGETPLATFORM\nRUN x\n", {
       platform: { os: "linux", arch: "arm64" },
