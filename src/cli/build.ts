@@ -3,7 +3,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { BuildOptions } from "../executor/options.ts";
-import { parsePlatform } from "../dockerfile/platform.ts";
+import { parsePlatformFlag } from "../image/platform.ts";
 import { parseReference } from "../image/reference.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { UsageError } from "../util/errors.ts";
@@ -79,13 +79,7 @@ export function toBuildOptions(o: RawBuildFlags): BuildOptions {
       throw new UsageError(`flag --destination: ${d}: ${(e as Error).message}`);
     }
   }
-  if (o.customPlatform !== undefined) {
-    try {
-      parsePlatform(o.customPlatform);
-    } catch (e) {
-      throw new UsageError(`flag --custom-platform: ${(e as Error).message}`);
-    }
-  }
+  if (o.customPlatform !== undefined) parsePlatformFlag("--custom-platform", o.customPlatform, { build: true });
   const push = o.push !== false;
   if (push && o.destination.length === 0 && !o.tarPath && !o.ociLayoutPath) {
     throw new UsageError("flag --destination: required unless --no-push, --tar-path or --oci-layout-path is given");

@@ -1,6 +1,7 @@
 // `kiln copy SRC DST`: move an image between registries, OCI layouts and docker archives.
 import { Command, Option } from "@commander-js/extra-typings";
 import { UsageError } from "../util/errors.ts";
+import { parsePlatformFlag } from "../image/platform.ts";
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -28,6 +29,7 @@ export function copyCommand() {
         certs[c.slice(0, i)] = c.slice(i + 1);
       }
       if (!Number.isInteger(o.jobs) || o.jobs < 1) throw new UsageError("flag --jobs: want a positive integer");
+      if (o.platform !== undefined) parsePlatformFlag("--platform", o.platform);
       const digest = await runCopy(src, dst, {
         insecureRegistries: o.insecure ? ["*", ...o.insecureRegistry] : o.insecureRegistry,
         skipTlsVerify: o.skipTlsVerify,

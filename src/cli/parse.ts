@@ -4,9 +4,10 @@ import { Command } from "@commander-js/extra-typings";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import {
-  dumpDockerfile, formatExpanded, formatPlatform, parseDockerfile, parsePlatform, planBuild, StageScope,
-  type BuildPlan, type Expanded, type PlatformSpec,
+  dumpDockerfile, formatExpanded, formatPlatform, parseDockerfile, planBuild, platformSpec, StageScope,
+  type BuildPlan, type Expanded,
 } from "../dockerfile/index.ts";
+import { parsePlatformFlag } from "../image/platform.ts";
 import { UsageError, KilnError } from "../util/errors.ts";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -102,14 +103,7 @@ export function parseCommand() {
         process.stdout.write(dumpDockerfile(ast));
         return;
       }
-      let platform: PlatformSpec | undefined;
-      if (opts.platform) {
-        try {
-          platform = parsePlatform(opts.platform);
-        } catch (e) {
-          throw new UsageError(`--platform: ${(e as Error).message}`);
-        }
-      }
+      const platform = opts.platform ? platformSpec(parsePlatformFlag("--platform", opts.platform, { build: true })) : undefined;
       const plan = planBuild(ast, { buildArgs: buildArgs(opts.buildArg), target: opts.target, platform });
       const stages = describePlan(plan);
       if (opts.json) {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { localLayerPath } from "../executor/images.ts";
 import { parseReference } from "../image/reference.ts";
 import { fetchImage, RegistryClient } from "../registry/index.ts";
-import { parsePlatform } from "../image/platform.ts";
+import { parsePlatformFlag } from "../image/platform.ts";
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -23,7 +23,7 @@ export function warmCommand() {
       const blobs = join(o.cacheDir, "blobs");
       mkdirSync(blobs, { recursive: true });
       for (const name of o.image) {
-        const img = await fetchImage(client, parseReference(name), o.customPlatform ? { platform: parsePlatform(o.customPlatform) } : {});
+        const img = await fetchImage(client, parseReference(name), o.customPlatform ? { platform: parsePlatformFlag("--custom-platform", o.customPlatform) } : {});
         for (const layer of img.layers) await localLayerPath(layer, blobs);
         console.log(`${name}@${img.manifestDigest}: ${img.layers.length} layers in ${blobs}`);
       }

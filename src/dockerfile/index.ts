@@ -11,7 +11,7 @@ export {
 export { StageScope, DEFAULT_PATH, DEFAULT_SHELL, type BaseConfig } from "./scope.ts";
 export type { Expanded, ExpandedKind, ExpandedRun, ExpandedCopy, InlineFile, HeredocSource } from "./expanded.ts";
 export { parseInstructionLine, parseTriggers } from "./triggers.ts";
-export { parsePlatform, formatPlatform, hostPlatform, normalizePlatform, type PlatformSpec } from "./platform.ts";
+export { formatPlatform, hostPlatform, ociPlatform, platformSpec, type PlatformSpec } from "./platform.ts";
 export { parseGoDuration } from "./go-duration.ts";
 export { IgnoreMatcher, loadDockerignore, parseDockerignore, cleanPath } from "./dockerignore.ts";
 export { formatExpanded } from "./describe.ts";

@@ -4,7 +4,8 @@ import { DockerfileError, UsageError } from "../util/errors.ts";
 import type { Dockerfile, EscapeToken, Instruction } from "./ast.ts";
 import { parseCommand, type Command } from "./commands.ts";
 import { LexError, ShellLex } from "./lexer.ts";
-import { hostPlatform, parsePlatform, platformArgs, type PlatformSpec } from "./platform.ts";
+import { checkBuildable, parsePlatform } from "../image/platform.ts";
+import { hostPlatform, platformArgs, platformSpec, type PlatformSpec } from "./platform.ts";
 
 export interface PlanOptions {
   /** --build-arg values. */
@@ -160,9 +161,11 @@ export function planBuild(ast: Dockerfile, opts: PlanOptions = {}): BuildPlan {
         throw new DockerfileError(`empty platform value from expression ${r.cmd.platform}`, r.from.line, r.from.file);
       }
       try {
-        platform = parsePlatform(text);
+        const p = parsePlatform(text);
+        checkBuildable(p);
+        platform = platformSpec(p);
       } catch (e) {
-        throw new DockerfileError((e as Error).message, r.from.line, r.from.file);
+        throw new DockerfileError(`FROM --platform=${r.cmd.platform}: ${(e as Error).message}`, r.from.line, r.from.file);
       }
     }
     return {

@@ -1,5 +1,8 @@
-// Platforms ("linux/arm64") and the build args BuildKit predefines from them.
-import process from "node:process";
+// The plan's view of a platform (what TARGETOS, TARGETARCH and TARGETVARIANT hold) and the build
+// args BuildKit predefines from it. Parsing and normalising live in src/image/platform.ts, shared
+// with `kiln warm` and `kiln copy`; this file only converts.
+import { formatPlatform as formatOci, hostPlatform as hostOci } from "../image/platform.ts";
+import type { Platform } from "../image/types.ts";
 
 export interface PlatformSpec {
   os: string;
@@ -7,63 +10,22 @@ export interface PlatformSpec {
   variant?: string;
 }
 
-const ARCH_ALIASES: Record<string, [string, string?]> = {
-  x86_64: ["amd64"], "x86-64": ["amd64"], aarch64: ["arm64"], armhf: ["arm", "v7"], armel: ["arm", "v6"],
-  i386: ["386"], i686: ["386"],
-};
-const KNOWN_OS = new Set(["linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "illumos", "aix"]);
-// containerd's isKnownArch: a bare word must name an OS or one of these (after aliases).
-const KNOWN_ARCH = new Set([
-  "386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "ppc64", "ppc64le", "loong64", "mips", "mipsle",
-  "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc", "riscv", "riscv64", "s390", "s390x", "sparc", "sparc64", "wasm",
-]);
-const SPECIFIER = /^[A-Za-z0-9_.-]+$/;
-
-/** containerd's normalisation: arm defaults to v7, arm64/v8 drops its variant. */
-export function normalizePlatform(p: PlatformSpec): PlatformSpec {
-  const os = p.os.toLowerCase();
-  let arch = p.arch.toLowerCase();
-  let variant = p.variant?.toLowerCase() || undefined;
-  const alias = ARCH_ALIASES[arch];
-  if (alias) {
-    arch = alias[0];
-    variant = alias[1] ?? variant;
-  }
-  if (arch === "arm64" && (variant === "8" || variant === "v8" || variant === "v8.0")) variant = undefined;
-  if (arch === "arm") {
-    if (variant === undefined || variant === "7") variant = "v7";
-    else if (/^[568]$/.test(variant)) variant = "v" + variant;
-  }
-  return variant ? { os, arch, variant } : { os, arch };
+/** The plan's spec of a parsed (normalised) OCI platform. */
+export function platformSpec(p: Platform): PlatformSpec {
+  return p.variant ? { os: p.os, arch: p.architecture, variant: p.variant } : { os: p.os, arch: p.architecture };
 }
 
-/** Parse "os/arch[/variant]" (or a bare arch or os). */
-export function parsePlatform(text: string): PlatformSpec {
-  const parts = text.trim().split("/");
-  if (parts.some((p) => !SPECIFIER.test(p)) || parts.length > 3) throw new Error(`invalid platform "${text}": expected os/arch[/variant]`);
-  if (parts.length === 1) {
-    const one = parts[0]!.toLowerCase();
-    if (KNOWN_OS.has(one)) return normalizePlatform({ os: one, arch: hostPlatform().arch });
-    const p = normalizePlatform({ os: "linux", arch: one });
-    if (!KNOWN_ARCH.has(p.arch)) throw new Error(`invalid platform "${text}": unknown operating system or architecture`);
-    return p;
-  }
-  return normalizePlatform({ os: parts[0]!, arch: parts[1]!, variant: parts[2] });
+export function ociPlatform(p: PlatformSpec): Platform {
+  return p.variant ? { os: p.os, architecture: p.arch, variant: p.variant } : { os: p.os, architecture: p.arch };
 }
 
 export function formatPlatform(p: PlatformSpec): string {
-  return p.variant ? `${p.os}/${p.arch}/${p.variant}` : `${p.os}/${p.arch}`;
+  return formatOci(ociPlatform(p));
 }
-
-const NODE_ARCH: Record<string, [string, string?]> = {
-  x64: ["amd64"], arm64: ["arm64"], arm: ["arm", "v7"], ia32: ["386"], ppc64: ["ppc64le"], s390x: ["s390x"],
-  riscv64: ["riscv64"], loong64: ["loong64"], mips64el: ["mips64le"],
-};
 
 /** The platform kiln runs on; images are always Linux images. */
 export function hostPlatform(): PlatformSpec {
-  const [arch, variant] = NODE_ARCH[process.arch] ?? [process.arch];
-  return variant ? { os: "linux", arch, variant } : { os: "linux", arch };
+  return platformSpec(hostOci());
 }
 
 /** BUILDPLATFORM, TARGETARCH and friends, before any --build-arg override. */

@@ -19,7 +19,8 @@ import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
 import { createWorkspace } from "./workspace.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
-import { parsePlatform } from "../dockerfile/platform.ts";
+import { parsePlatformFlag } from "../image/platform.ts";
+import { platformSpec } from "../dockerfile/platform.ts";
 
 export interface BuildResult {
   image: Image;
@@ -46,7 +47,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
   try {
     const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
-    const platform: PlatformSpec | undefined = opts.customPlatform ? parsePlatform(opts.customPlatform) : undefined;
+    const platform: PlatformSpec | undefined = opts.customPlatform ? platformSpec(parsePlatformFlag("--custom-platform", opts.customPlatform, { build: true })) : undefined;
     const plan = planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform });
     const client = new RegistryClient({
       insecureRegistries: opts.insecureRegistries,

@@ -163,6 +163,18 @@ describe("stage graph and --target", () => {
     }
   });
 
+  // Issue 18 item 6a: both were accepted silently.
+  test("FROM --platform: a malformed platform or an OS kiln cannot build is an error at its line", () => {
+    const cases: [string, string][] = [
+      ["FROM a\nFROM --platform=../../x b\n", 'Dockerfile:2: FROM --platform=../../x: invalid platform "../../x": ".." is not a platform component'],
+      ["FROM --platform=windows/amd64 a\n", "Dockerfile:1: FROM --platform=windows/amd64: platform windows/amd64: kiln builds Linux images only"],
+      ["ARG P=linux/amd65\nFROM --platform=$P a\n", 'Dockerfile:2: FROM --platform=$P: invalid platform "linux/amd65": unknown architecture "amd65"'],
+    ];
+    for (const [text, message] of cases) expect(() => plan(text)).toThrow(message);
+    expect(plan("FROM --platform=linux/aarch64 a\n").stages[0]!.platform).toEqual({ os: "linux", arch: "arm64" });
+    expect(plan("FROM --platform=linux/arm a\n").stages[0]!.platform).toEqual({ os: "linux", arch: "arm", variant: "v7" });
+  });
+
   test("expansion errors name the line", () => {
     const p = plan("FROM a\n\nWORKDIR ${NOPE:?is required}\n");
     const scope = new StageScope(p, 0);
