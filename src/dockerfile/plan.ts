@@ -16,6 +16,12 @@ export interface PlanOptions {
   platform?: PlatformSpec;
   /** Build platform (BUILDPLATFORM); default: the machine kiln runs on. */
   buildPlatform?: PlatformSpec;
+  /**
+   * --skip-unused-stages. true (the default, as BuildKit and buildah): order holds only the stages
+   * the target needs. false (kaniko's default): every stage up to the target, in file order. The
+   * image is the same either way; false only adds the unused stages' time and side effects.
+   */
+  skipUnusedStages?: boolean;
 }
 
 /** What `COPY --from=` / `RUN --mount=from=` refers to. */
@@ -51,7 +57,7 @@ export interface BuildPlan {
   stages: PlannedStage[];
   /** Index of the target stage. */
   target: number;
-  /** Indices of the needed stages, in build order. */
+  /** Indices of the stages to build, in build order: the needed ones, or all up to the target (skipUnusedStages false). */
   order: number[];
   /** Predefined platform args and ARGs before the first FROM, after --build-arg. */
   globalArgs: Map<string, string>;
@@ -217,7 +223,7 @@ export function planBuild(ast: Dockerfile, opts: PlanOptions = {}): BuildPlan {
 
   return {
     dockerfile: ast, file: ast.file, escapeToken: ast.escapeToken, stages, target,
-    order: stages.filter((s) => s.needed).map((s) => s.index),
+    order: stages.filter((s) => (opts.skipUnusedStages === false ? s.index <= target : s.needed)).map((s) => s.index),
     globalArgs: globals, buildArgs, targetPlatform, buildPlatform, refs,
   };
 }

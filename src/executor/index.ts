@@ -48,7 +48,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
     const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
     const platform: PlatformSpec | undefined = opts.customPlatform ? platformSpec(parsePlatformFlag("--custom-platform", opts.customPlatform, { build: true })) : undefined;
-    const plan = planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform });
+    const plan = planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform, skipUnusedStages: opts.skipUnusedStages });
     const client = new RegistryClient({
       insecureRegistries: opts.insecureRegistries,
       skipTlsVerify: opts.skipTlsVerify,

@@ -120,6 +120,16 @@ describe("stage graph and --target", () => {
     expect(copies.map((c) => c.fromRef)).toEqual([{ stage: 0 }, { stage: 0 }, { image: "busybox:1.36" }]);
   });
 
+  // Issue 15: kaniko's --skip-unused-stages=false builds every stage before the target.
+  test("skipUnusedStages false keeps every stage up to the target, in file order", () => {
+    expect(plan(text, { skipUnusedStages: false }).order).toEqual([0, 1, 2, 3]);
+    expect(plan(text, { skipUnusedStages: true }).order).toEqual([0, 3]);
+    const p = plan(text + "FROM alpine AS after\nRUN x\n", { target: "test", skipUnusedStages: false });
+    expect(p.order).toEqual([0, 1, 2]);
+    expect(p.stages.map((s) => s.needed)).toEqual([true, true, true, false, false]);
+    expect(plan("FROM a AS x\nFROM b AS y\nFROM c\nCOPY --from=y / /\n", { skipUnusedStages: false }).order).toEqual([0, 1, 2]);
+  });
+
   test("--target keeps only the stages the target needs", () => {
     const p = plan(text, { target: "TEST" });
     expect(p.target).toBe(2);
