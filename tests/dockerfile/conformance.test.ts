@@ -1,18 +1,53 @@
-// BuildKit's own parser and lexer test data, read byte for byte from the shared folder.
+// BuildKit's own parser and lexer test data, read byte for byte.
+//
+// Where the data comes from:
+// - KILN_CONFORMANCE_DIR, either a BuildKit checkout (git clone https://github.com/moby/buildkit:
+//   the data is read from its frontend/dockerfile/parser/ and frontend/dockerfile/shell/) or a folder
+//   laid out like ../shared/conformance/buildkit: parser/testfiles/<case>/{Dockerfile,result},
+//   parser/testfiles-negative/<case>/Dockerfile, parser/testfile-line/Dockerfile, shell/envVarTest
+//   and shell/wordsTest;
+// - otherwise ../shared/conformance/buildkit beside the repository (as the project's CI has it).
+// Without either the tests skip and say why, unless KILN_CONFORMANCE_REQUIRED=1 (set by .ci/run),
+// which makes the missing data a failure.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dumpDockerfile, parseDockerfile, ShellLex } from "../../src/dockerfile/index.ts";
 
-const ROOT = fileURLToPath(new URL("../../../shared/conformance/buildkit/", import.meta.url));
-if (!existsSync(`${ROOT}FORMAT.md`)) throw new Error(`BuildKit conformance data not found at ${ROOT}`);
+const SHARED = fileURLToPath(new URL("../../../shared/conformance/buildkit/", import.meta.url));
+
+/** The folder holding parser/ and shell/, or why there is none. */
+function findData(): { root: string } | { why: string } {
+  const given = process.env.KILN_CONFORMANCE_DIR;
+  const candidates = given ? [resolve(given, "frontend/dockerfile"), resolve(given)] : [SHARED];
+  for (const dir of candidates) {
+    if (existsSync(join(dir, "parser/testfiles")) && existsSync(join(dir, "shell/envVarTest"))) return { root: dir + "/" };
+  }
+  return {
+    why: given
+      ? `KILN_CONFORMANCE_DIR=${given} holds neither frontend/dockerfile/{parser,shell} (a BuildKit checkout) nor parser/ and shell/`
+      : `BuildKit conformance data not found at ${SHARED}; set KILN_CONFORMANCE_DIR to a BuildKit checkout (git clone https://github.com/moby/buildkit)`,
+  };
+}
+
+const data = findData();
+const ROOT = "root" in data ? data.root : "";
+if (!("root" in data)) {
+  if (process.env.KILN_CONFORMANCE_REQUIRED === "1") {
+    test("BuildKit conformance data is present (KILN_CONFORMANCE_REQUIRED=1)", () => {
+      throw new Error(data.why);
+    });
+  } else console.warn(`skipping the BuildKit conformance tests: ${data.why}`);
+}
+const suite = ROOT ? describe : describe.skip;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const read = (path: string) => utf8.decode(readFileSync(ROOT + path));
 
-describe("parser cases", () => {
-  const positive = readdirSync(ROOT + "parser/testfiles").sort();
-  const negative = readdirSync(ROOT + "parser/testfiles-negative").sort();
+suite("parser cases", () => {
+  const positive = ROOT ? readdirSync(ROOT + "parser/testfiles").sort() : [];
+  const negative = ROOT ? readdirSync(ROOT + "parser/testfiles-negative").sort() : [];
 
   test("all positive cases dump exactly to result", () => {
     let ran = 0;
@@ -40,7 +75,7 @@ describe("parser cases", () => {
   });
 });
 
-describe("shell lexer tables", () => {
+suite("shell lexer tables", () => {
   test("envVarTest: every Linux row", () => {
     const env = new Map([["PWD", "/home"], ["SHELL", "bash"], ["KOREAN", "한국어"], ["NULL", ""]]);
     const lex = new ShellLex("\\");
