@@ -3,6 +3,7 @@
 // A RUN is chrooted, so a handler is usable only with the F (fix-binary) flag: the kernel opens
 // the interpreter when it is registered, and it need not exist inside the chroot.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { posix } from "node:path";
 import { KilnError } from "../util/errors.ts";
 import { formatPlatform, hostPlatform, normalizePlatform } from "../image/platform.ts";
 import type { Platform } from "../image/types.ts";
@@ -210,12 +211,12 @@ export function isExecFormatError(err: unknown): boolean {
 
 /**
  * For a RUN whose exec failed with ENOEXEC: if `command` (argv[0]: a path inside `rootfs`, or a name
- * looked up in `pathVar` there; symlinks followed inside the rootfs) is an ELF binary of another
+ * looked up in `pathVar` there, relative to `cwd`; symlinks followed inside the rootfs) is an ELF binary of another
  * architecture, a one-line explanation naming it and how to register QEMU; undefined when that is
  * not the cause (then the raw error is the better message).
  */
-export function explainExecFailure(rootfs: string, command: string, opts: { dir?: string; host?: Platform; pathVar?: string } = {}): string | undefined {
-  const header = readHeader(findInRoot(rootfs, command, opts.pathVar ?? DEFAULT_PATH));
+export function explainExecFailure(rootfs: string, command: string, opts: { dir?: string; host?: Platform; pathVar?: string; cwd?: string } = {}): string | undefined {
+  const header = readHeader(findInRoot(rootfs, command, opts.pathVar ?? DEFAULT_PATH, opts.cwd ?? "/"));
   if (!header) return undefined;
   const arch = elfArchitecture(header);
   const host = opts.host ?? hostPlatform();
@@ -230,8 +231,8 @@ export function explainExecFailure(rootfs: string, command: string, opts: { dir?
   return `${command} is a ${name} binary and this host is ${formatPlatform(host)}: ${c.message}`;
 }
 
-function findInRoot(rootfs: string, command: string, pathVar: string): string | undefined {
-  if (command.includes("/")) return resolveInRoot(rootfs, command.startsWith("/") ? command : `/${command}`);
+function findInRoot(rootfs: string, command: string, pathVar: string, cwd: string): string | undefined {
+  if (command.includes("/")) return resolveInRoot(rootfs, posix.resolve(cwd, command));
   for (const dir of pathVar.split(":")) {
     const host = resolveInRoot(rootfs, `${dir || "/"}/${command}`);
     if (existsSync(host)) return host;

@@ -121,6 +121,8 @@ describe("explainExecFailure: a foreign binary instead of a raw ENOEXEC", () => 
     // /bin/sh -> /bin/busybox (absolute: resolved inside the rootfs, never on the host)
     expect(explainExecFailure(root, "/bin/sh", { dir: none, host: AMD64 })).toContain("/bin/sh is a linux/arm64/v8 binary");
     expect(explainExecFailure(root, "uname", { dir: none, host: AMD64, pathVar: "/usr/local/bin:/bin" })).toContain("uname is a linux/arm64/v8 binary");
+    expect(explainExecFailure(root, "./busybox", { dir: none, host: AMD64, cwd: "/bin" })).toContain("./busybox is a linux/arm64/v8 binary");
+    expect(explainExecFailure(root, "./busybox", { dir: none, host: AMD64, cwd: "/etc" })).toBeUndefined();
     // On an arm64 host it is native: not the cause.
     expect(explainExecFailure(root, "/bin/busybox", { dir: none, host: ARM64 })).toBeUndefined();
   });

@@ -123,6 +123,9 @@ describe("kiln index create", async () => {
     expect(readFileSync(digestFile, "utf8")).toBe(ok.out);
     expect(ok.err).toContain(`linux/arm64/v8`);
     expect(ok.err).toContain(`pushed ${reg.host}/platforms/cli:1@${ok.out}`);
+    // Deno runs the same command (fetch, registry transport).
+    const deno = spawnSync(join(root, "node_modules/.bin/deno"), ["run", "-A", join(root, "mod.ts"), "index", "create", `${reg.host}/platforms/cli-deno:1`, multi.amd64, multi.arm64], { encoding: "utf8", cwd: root });
+    expect({ code: deno.status, out: deno.stdout.trim() }).toEqual({ code: 0, out: ok.out });
     const bad = kiln(`${reg.host}/platforms/cli:2`, multi.index);
     expect(bad).toMatchObject({ code: 1, out: "" });
     expect(bad.err).toStartWith(`kiln: SRC ${multi.index} is itself an index`);
