@@ -44,7 +44,7 @@ export function ensureEmulation(platform: Platform): EmulationSetup {
 }
 
 /** ":name:M::magic:mask:interpreter:F" with QEMU's mask: any e_type 2/3, any OS ABI byte. */
-function registerLine(name: string, header: Uint8Array, interpreter: string): string {
+export function registerLine(name: string, header: Uint8Array, interpreter: string): string {
   const mask = Uint8Array.from(header, () => 0xff);
   mask[7] = 0x00;
   mask[16] = 0xfe;

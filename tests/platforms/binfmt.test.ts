@@ -1,7 +1,7 @@
 // binfmt_misc detection (fake /proc/sys/fs/binfmt_misc trees in the kernel's own text format) and,
 // where the machine allows, a real arm64 busybox run in a chroot under QEMU with the F flag.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkEmulation, elfArchitecture, elfHeaderFor, explainExecFailure, handlerMatches, isExecFormatError, parseBinfmtEntry, readBinfmt, requireEmulation, runsNatively } from "../../src/run/binfmt.ts";
@@ -9,7 +9,7 @@ import { runInRootfs } from "../../src/run/index.ts";
 import type { Platform } from "../../src/image/types.ts";
 import { cachedLayer, foreignPlatform } from "../../scripts/base-images.ts";
 import { exec, unpackLayer } from "../env/helpers.ts";
-import { ensureEmulation } from "./binfmt-env.ts";
+import { ensureEmulation, registerLine } from "./binfmt-env.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-binfmt-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -70,6 +70,16 @@ describe("binfmt_misc entries and ELF headers", () => {
     expect(runsNatively({ os: "linux", architecture: "arm64" }, ARM64)).toBe(true);
     expect(checkEmulation(AMD64, { host: AMD64, dir: join(tmp, "nowhere") })).toEqual({ ok: true, native: true });
   });
+});
+
+const QEMU_CONF = "/usr/lib/binfmt.d/qemu-aarch64.conf";
+if (!existsSync(QEMU_CONF)) console.log(`skipping the register-line test: ${QEMU_CONF} missing (apt-get install qemu-user-static)`);
+test.skipIf(!existsSync(QEMU_CONF))("the tests' fallback register line has Debian qemu-user-static's magic and mask", () => {
+  const conf = QEMU_CONF;
+  const debian = readFileSync(conf, "utf8").trim().split(":");
+  const mine = registerLine("qemu-aarch64", elfHeaderFor(ARM64)!, "/usr/bin/qemu-aarch64-static").split(":");
+  expect(mine.slice(0, 6)).toEqual(debian.slice(0, 6)); // "", name, M, offset, magic, mask
+  expect(mine[7]).toBe("F");
 });
 
 describe("checkEmulation: one line that says how to fix it", () => {
