@@ -1,23 +1,28 @@
 // Real base images for tests, built offline and reproducibly, cached in .cache/base/:
 //   busybox  Debian's busybox-static + applet symlinks + /etc basics          (~1 s)
 //   debian   debootstrap --variant=minbase bookworm from the host's apt mirror, slimmed (~1 min, once)
+//   busybox for the other architecture (arm64 on an amd64 host, amd64 on arm64): Debian's
+//            busybox-static:ARCH through `apt-get download` + `dpkg-deb -x`, and an index of both
+//            (layout "multiarch-busybox", pushed as busybox-multi:latest) for multi-platform tests
 // Layers are deterministic tars (scripts/lib/deterministic-tar.ts); layouts are hand-written OCI
 // image layouts, so the same inputs always give the same manifest digests.
 //
-//   bun scripts/base-images.ts [--no-debian] [--push HOST]
+//   bun scripts/base-images.ts [--no-debian] [--multi-arch] [--push HOST]
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHash } from "node:crypto";
 import { exec } from "./lib/exec.ts";
 import { debianMirror } from "./lib/apt-mirror.ts";
-import { busyboxStaticVersion, makeBusyboxRootfs, BUSYBOX_BIN } from "./lib/busybox-rootfs.ts";
+import { busyboxStaticVersion, foreignBusyboxBinary, makeBusyboxRootfs, BUSYBOX_BIN } from "./lib/busybox-rootfs.ts";
 import { assertNothingMounted, debootstrapRootfs } from "./lib/debian-rootfs.ts";
 import { packRootfs, sha256File, type PackedLayer } from "./lib/deterministic-tar.ts";
 import { hostPlatform, imageConfig, LayoutWriter, REF_NAME, type Descriptor, type Platform } from "./lib/oci-layout.ts";
 import type { RegistryHandle } from "./registry.ts";
 
 export type BaseImageName = "busybox" | "debian";
+/** Layers: the base images' plus busybox for the architecture this host is not. */
+type LayerName = BaseImageName | "busybox-foreign";
 
 export interface BaseLayouts {
   busybox: string;
@@ -33,6 +38,15 @@ export interface BaseImageRefs {
   busyboxMulti: string;
   debian?: string;
   debianV2s2?: string;
+}
+
+/** Real two-architecture busybox images in the registry (multiArchImages() in tests/env.ts). */
+export interface MultiArchRefs {
+  /** OCI index of linux/amd64 and linux/arm64/v8, e.g. 127.0.0.1:PORT/busybox-multi:latest. */
+  index: string;
+  /** One single-platform OCI manifest per architecture; the host's is busybox:latest, the other busybox-ARCH:latest. */
+  amd64: string;
+  arm64: string;
 }
 
 export interface BuiltLayout {
@@ -53,7 +67,7 @@ export const DEBIAN_SUITE = "bookworm";
 export const DEBIAN_VARIANT = "minbase";
 const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // Bump when a recipe changes so stale caches are rebuilt.
-const LAYER_RECIPE = { busybox: 1, debian: 1 };
+const LAYER_RECIPE = { busybox: 1, debian: 1, "busybox-foreign": 1 };
 const LAYOUT_RECIPE = 1;
 
 interface LayerRecipe {
@@ -63,8 +77,25 @@ interface LayerRecipe {
   build(rootfs: string): Promise<void>;
 }
 
-async function recipe(name: BaseImageName): Promise<LayerRecipe> {
+/** The architecture whose busybox is downloaded: the one of amd64/arm64 that this host is not. */
+export function foreignPlatform(): Platform {
+  return hostPlatform().architecture === "arm64" ? { architecture: "amd64", os: "linux" } : { architecture: "arm64", os: "linux", variant: "v8" };
+}
+
+async function recipe(name: LayerName, cacheDir: string): Promise<LayerRecipe> {
   const arch = hostPlatform().architecture;
+  if (name === "busybox-foreign") {
+    const version = await busyboxStaticVersion();
+    const foreign = foreignPlatform().architecture;
+    const binFile = await foreignBusyboxBinary(foreign, cacheDir);
+    const bin = await sha256File(binFile);
+    return {
+      key: keyOf({ r: LAYER_RECIPE[name], version, bin, arch: foreign, epoch: BASE_EPOCH }),
+      createdBy: `kiln scripts/base-images.ts: busybox-static:${foreign} ${version}`,
+      cmd: ["sh"],
+      build: (rootfs) => makeBusyboxRootfs(rootfs, binFile),
+    };
+  }
   if (name === "busybox") {
     const version = await busyboxStaticVersion();
     const bin = await sha256File(BUSYBOX_BIN);
@@ -100,11 +131,12 @@ function once<T>(key: string, f: () => Promise<T>): Promise<T> {
 }
 
 /** The gzipped rootfs layer for `name`, from cacheDir/layers or built (and cached) now. */
-export function cachedLayer(name: BaseImageName, cacheDir = DEFAULT_CACHE_DIR): Promise<{ file: string; layer: PackedLayer; recipe: LayerRecipe }> {
+export function cachedLayer(name: LayerName, cacheDir = DEFAULT_CACHE_DIR): Promise<{ file: string; layer: PackedLayer; recipe: LayerRecipe }> {
   return once(`layer:${cacheDir}:${name}`, async () => {
-    const r = await recipe(name);
-    const file = join(cacheDir, "layers", `${name}-${r.key}.tar.gz`);
-    const meta = join(cacheDir, "layers", `${name}-${r.key}.json`);
+    const r = await recipe(name, cacheDir);
+    const stem = name === "busybox-foreign" ? `busybox-${foreignPlatform().architecture}` : name;
+    const file = join(cacheDir, "layers", `${stem}-${r.key}.tar.gz`);
+    const meta = join(cacheDir, "layers", `${stem}-${r.key}.json`);
     if (existsSync(file) && existsSync(meta)) {
       return { file, layer: JSON.parse(readFileSync(meta, "utf8")) as PackedLayer, recipe: r };
     }
@@ -149,8 +181,7 @@ export async function buildBaseLayout(name: BaseImageName, outDir: string, cache
   const entries: Descriptor[] = [{ ...main, annotations: { [REF_NAME]: "latest" } }];
   if (name === "busybox") {
     // The other platform cannot run here; it exists so platform selection has something to pick from.
-    const other: Platform = host.architecture === "arm64" ? { architecture: "amd64", os: "linux" } : { architecture: "arm64", os: "linux", variant: "v8" };
-    const idx = w.index([main, imageFor(other)]);
+    const idx = w.index([main, imageFor(foreignPlatform())]);
     entries.push({ ...idx, annotations: { [REF_NAME]: "multi" } });
   }
   w.finish(entries.map(({ platform: _p, ...d }) => d));
@@ -172,32 +203,68 @@ function ensureLayout(name: BaseImageName, cacheDir: string): Promise<string> {
   return once(`layout:${cacheDir}:${name}`, async () => {
     const { layer } = await cachedLayer(name, cacheDir);
     const key = keyOf({ layer: layer.digest, r: LAYOUT_RECIPE, platform: hostPlatform() });
-    const layouts = join(cacheDir, "layouts");
-    const dir = join(layouts, `${name}-${key}`);
-    if (!existsSync(join(dir, "index.json"))) {
-      mkdirSync(layouts, { recursive: true });
-      const tmp = mkdtempSync(join(layouts, `.${name}-`));
-      try {
-        await buildBaseLayout(name, join(tmp, "layout"), cacheDir);
-        try {
-          renameSync(join(tmp, "layout"), dir);
-        } catch (e) {
-          if (!existsSync(join(dir, "index.json"))) throw e; // else a concurrent run won the race
-        }
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
-      }
-      for (const old of readdirSync(layouts)) {
-        if (old.startsWith(`${name}-`) && old !== `${name}-${key}`) rmSync(join(layouts, old), { recursive: true, force: true });
-      }
-    }
-    const link = join(layouts, name);
-    const tmpLink = `${link}.${process.pid}.tmp`;
-    rmSync(tmpLink, { force: true });
-    symlinkSync(`${name}-${key}`, tmpLink);
-    renameSync(tmpLink, link);
-    return dir;
+    return cachedLayoutDir(name, key, cacheDir, (dir) => buildBaseLayout(name, dir, cacheDir));
   });
+}
+
+/**
+ * Layout "multiarch-busybox": tag "latest" is an OCI index of linux/amd64 and linux/arm64/v8
+ * (the host's busybox image, the very manifest of busybox:latest, plus the downloaded one);
+ * tags "amd64" and "arm64" name the two image manifests.
+ */
+export function ensureMultiArchLayout(cacheDir = DEFAULT_CACHE_DIR): Promise<string> {
+  return once(`layout:${cacheDir}:multiarch`, async () => {
+    const [host, foreign] = await Promise.all([cachedLayer("busybox", cacheDir), cachedLayer("busybox-foreign", cacheDir)]);
+    const key = keyOf({ layers: [host.layer.digest, foreign.layer.digest], r: LAYOUT_RECIPE, platform: hostPlatform() });
+    return cachedLayoutDir("multiarch-busybox", key, cacheDir, async (outDir) => {
+      const created = new Date(BASE_EPOCH * 1000).toISOString();
+      const w = new LayoutWriter(outDir);
+      const imageOf = (l: typeof host, platform: Platform): Descriptor => ({
+        ...w.image({
+          config: imageConfig({ platform, env: [PATH_ENV], cmd: l.recipe.cmd, diffIds: [l.layer.diffId], created, createdBy: l.recipe.createdBy }),
+          layers: [w.layerBlob(l.file, l.layer)],
+        }),
+        platform,
+      });
+      const images = [imageOf(host, hostPlatform()), imageOf(foreign, foreignPlatform())].sort((a, b) => a.platform!.architecture.localeCompare(b.platform!.architecture));
+      const idx = w.index(images);
+      w.finish([
+        { ...idx, annotations: { [REF_NAME]: "latest" } },
+        ...images.map(({ platform, ...d }) => ({ ...d, annotations: { [REF_NAME]: platform!.architecture } })),
+      ]);
+    });
+  });
+}
+
+/** cacheDir/layouts/<name>-<key>, built by `build` into a temp dir when missing; older keys of `name` are removed. */
+async function cachedLayoutDir(name: string, key: string, cacheDir: string, build: (dir: string) => Promise<unknown>): Promise<string> {
+  const layouts = join(cacheDir, "layouts");
+  const dir = join(layouts, `${name}-${key}`);
+  if (!existsSync(join(dir, "index.json"))) {
+    mkdirSync(layouts, { recursive: true });
+    const tmp = mkdtempSync(join(layouts, `.${name}-`));
+    try {
+      await build(join(tmp, "layout"));
+      try {
+        renameSync(join(tmp, "layout"), dir);
+      } catch (e) {
+        if (!existsSync(join(dir, "index.json"))) throw e; // else a concurrent run won the race
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    // Only "<name>-<16 hex>": "busybox-" must not match another layout such as "busybox-x-<key>".
+    const mine = new RegExp(`^${name}-[0-9a-f]{16}$`);
+    for (const old of readdirSync(layouts)) {
+      if (mine.test(old) && old !== `${name}-${key}`) rmSync(join(layouts, old), { recursive: true, force: true });
+    }
+  }
+  const link = join(layouts, name);
+  const tmpLink = `${link}.${process.pid}.tmp`;
+  rmSync(tmpLink, { force: true });
+  symlinkSync(`${name}-${key}`, tmpLink);
+  renameSync(tmpLink, link);
+  return dir;
 }
 
 /** Digest of the manifest tagged `ref` in an OCI layout's index.json. */
@@ -244,12 +311,29 @@ export async function pushBaseImages(reg: PushTarget, which: BaseImageName[] = [
   return refs;
 }
 
+/**
+ * Pushes the multiarch layout: the index as busybox-multi:latest, the foreign image alone as
+ * busybox-ARCH:latest (the host's image is busybox:latest, pushed by pushBaseImages).
+ */
+export async function pushMultiArchImages(reg: PushTarget, hostBusybox: string): Promise<MultiArchRefs> {
+  const dir = await ensureMultiArchLayout();
+  const flags = skopeoRegistryFlags(reg, "dest");
+  const index = `${reg.host}/busybox-multi:latest`;
+  const foreign = foreignPlatform().architecture;
+  const single = `${reg.host}/busybox-${foreign}:latest`;
+  await exec("skopeo", ["--insecure-policy", "copy", "--quiet", "--multi-arch=all", ...flags, `oci:${dir}:latest`, `docker://${index}`]);
+  await exec("skopeo", ["--insecure-policy", "copy", "--quiet", ...flags, `oci:${dir}:${foreign}`, `docker://${single}`]);
+  return foreign === "arm64" ? { index, amd64: hostBusybox, arm64: single } : { index, amd64: single, arm64: hostBusybox };
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
   const pushAt = args.indexOf("--push");
   const debian = !args.includes("--no-debian");
+  const multiArch = args.includes("--multi-arch");
   const t0 = Date.now();
-  const layouts = await ensureBaseLayouts({ debian });
+  const layouts: Record<string, string | undefined> = { ...(await ensureBaseLayouts({ debian })) };
+  if (multiArch) layouts["multiarch-busybox"] = await ensureMultiArchLayout();
   for (const [name, dir] of Object.entries(layouts)) if (dir) console.log(`${name}\t${layoutDigest(dir)}\t${dir}`);
   console.error(`layouts ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   if (pushAt >= 0) {
@@ -257,5 +341,6 @@ if (import.meta.main) {
     if (!host) throw new Error("--push needs HOST (e.g. 127.0.0.1:5000)");
     const refs = await pushBaseImages({ host }, debian ? ["busybox", "debian"] : ["busybox"]);
     for (const ref of Object.values(refs)) console.log(ref);
+    if (multiArch) for (const ref of new Set(Object.values(await pushMultiArchImages({ host }, refs.busybox)))) console.log(ref);
   }
 }

@@ -8,14 +8,16 @@ import { delimiter, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { startRegistry, type RegistryHandle } from "../scripts/registry.ts";
 import { ensureBaseLayouts, pushBaseImages, pushLayout, type BaseImageRefs, type BaseLayouts } from "../scripts/base-images.ts";
+import { ensureMultiArchLayout, pushMultiArchImages, type MultiArchRefs } from "../scripts/base-images.ts";
 
-export type { RegistryHandle, BaseImageRefs, BaseLayouts };
+export type { RegistryHandle, BaseImageRefs, BaseLayouts, MultiArchRefs };
 
 let plain: Promise<RegistryHandle> | undefined;
 let auth: Promise<RegistryHandle> | undefined;
 let tls: Promise<RegistryHandle> | undefined;
 let pushedBusybox: Promise<BaseImageRefs> | undefined;
 let pushedDebian: Promise<BaseImageRefs> | undefined;
+let pushedMultiArch: Promise<MultiArchRefs> | undefined;
 let signalsHooked = false;
 
 // Turn Ctrl-C / kill into a normal exit so the "exit" hooks (registry shutdown, temp dirs) run.
@@ -85,6 +87,26 @@ export async function baseImages(opts: { debian?: boolean } = {}): Promise<BaseI
     return { ...bb, debian: deb.oci, debianV2s2: deb.v2s2 };
   });
   return pushedDebian;
+}
+
+/**
+ * busybox for linux/amd64 and linux/arm64/v8 in registry(): an OCI index (busybox-multi:latest) and
+ * each image alone. The other architecture's busybox-static comes from apt (scripts/install-deps adds
+ * the architecture); cached in .cache/base like the others.
+ */
+export async function multiArchImages(): Promise<MultiArchRefs> {
+  const refs = await baseImages();
+  requireTool("apt-get", "apt");
+  requireTool("dpkg-deb", "dpkg");
+  const reg = await registry();
+  pushedMultiArch ??= pushMultiArchImages(reg, refs.busybox);
+  return pushedMultiArch;
+}
+
+/** The OCI layout behind multiArchImages() (tags latest = index, amd64, arm64). */
+export function multiArchLayout(): Promise<string> {
+  requireBaseImageTools();
+  return ensureMultiArchLayout();
 }
 
 function requireBaseImageTools(debian?: boolean): void {

@@ -1,8 +1,8 @@
 // A small but real userland: Debian's static busybox plus its applet symlinks and the few /etc files
 // and directories that Dockerfiles take for granted (a non-root user, a sticky /tmp, homes).
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { exec } from "./exec.ts";
+import { exec, execCapture } from "./exec.ts";
 
 export const BUSYBOX_BIN = "/bin/busybox";
 
@@ -15,7 +15,50 @@ export async function busyboxStaticVersion(): Promise<string> {
   return (await exec("dpkg-query", ["-W", "-f=${Version}", "busybox-static"])).trim();
 }
 
-export async function makeBusyboxRootfs(root: string): Promise<void> {
+/** Debian's architecture name for an OCI one. */
+export const DEBIAN_ARCH: Record<string, string> = { amd64: "amd64", arm64: "arm64", arm: "armhf", "386": "i386", ppc64le: "ppc64el", s390x: "s390x", riscv64: "riscv64" };
+
+/**
+ * Debian's busybox-static for another architecture (`busybox-static:arm64`), fetched with
+ * `apt-get download` and unpacked with `dpkg-deb -x` into cacheDir/debs, once. The version is
+ * the host's busybox-static, so both images carry the same applets (the host binary lists them;
+ * the foreign one cannot run here without QEMU). Returns the path of its bin/busybox.
+ */
+export async function foreignBusyboxBinary(arch: string, cacheDir: string): Promise<string> {
+  const debArch = DEBIAN_ARCH[arch];
+  if (!debArch) throw new Error(`no Debian architecture for ${arch}`);
+  const version = await busyboxStaticVersion();
+  const safe = version.replace(/[^A-Za-z0-9.+~-]/g, "_");
+  const dir = join(cacheDir, "debs", `busybox-static_${safe}_${debArch}`);
+  const bin = join(dir, "bin", "busybox");
+  if (existsSync(bin)) return bin;
+  mkdirSync(join(cacheDir, "debs"), { recursive: true });
+  const tmp = mkdtempSync(join(cacheDir, "debs", `.busybox-${debArch}-`));
+  try {
+    const got = await execCapture("apt-get", ["download", `busybox-static:${debArch}=${version}`], { cwd: tmp });
+    if (got.code !== 0) {
+      throw new Error(
+        `apt-get download busybox-static:${debArch}=${version} failed (${got.stderr.trim().split("\n").pop()}): ` +
+          `run scripts/install-deps (it adds the ${debArch} architecture: dpkg --add-architecture ${debArch} && apt-get update)`,
+      );
+    }
+    const deb = readdirSync(tmp).find((f) => f.endsWith(".deb"));
+    if (!deb) throw new Error(`apt-get download busybox-static:${debArch} wrote no .deb`);
+    await exec("dpkg-deb", ["-x", join(tmp, deb), join(tmp, "root")]);
+    if (!existsSync(join(tmp, "root", "bin", "busybox"))) throw new Error(`${deb} has no bin/busybox`);
+    try {
+      renameSync(join(tmp, "root"), dir);
+    } catch (e) {
+      if (!existsSync(bin)) throw e; // else a concurrent run got there first
+    }
+    return bin;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The busybox root filesystem; `bin` is another architecture's busybox-static of the same version (applets listed by the host's). */
+export async function makeBusyboxRootfs(root: string, bin = BUSYBOX_BIN): Promise<void> {
   // Modes set explicitly (chmod), never left to the umask, so the layer is the same everywhere.
   const dir = (p: string, mode = 0o755, uid = 0, gid = 0) => {
     const full = join(root, p);
@@ -34,7 +77,7 @@ export async function makeBusyboxRootfs(root: string): Promise<void> {
   dir("tmp", 0o1777);
   dir("home/user", 0o755, 1000, 1000);
 
-  copyFileSync(BUSYBOX_BIN, join(root, "bin/busybox"));
+  copyFileSync(bin, join(root, "bin/busybox"));
   chmodSync(join(root, "bin/busybox"), 0o755);
   const applets = (await exec(BUSYBOX_BIN, ["--list-full"])).split("\n").map((l) => l.trim()).filter(Boolean).sort();
   for (const rel of applets) {
