@@ -28,7 +28,9 @@ export interface MakeIndexOptions {
 
 /**
  * The platform an image is for, from its config: os, architecture, variant, os.version and
- * os.features, with containerd's normalisation (arm64 → variant v8, arm → v7 unless given).
+ * os.features, normalised as containerd does, except that arm64 is written with its variant v8
+ * (as Docker's official images and the distribution spec's examples do); matching treats
+ * linux/arm64 and linux/arm64/v8 as one platform either way.
  */
 export function platformOfConfig(config: Pick<ImageConfig, "os" | "architecture" | "variant" | "os.version" | "os.features">, where = "image"): Platform {
   if (!config.os || !config.architecture) throw new KilnError(`${where}: its config names no os/architecture, so it has no platform for an index`);
@@ -37,7 +39,8 @@ export function platformOfConfig(config: Pick<ImageConfig, "os" | "architecture"
   const p: Platform = { architecture: n.architecture, os: n.os };
   if (config["os.version"]) p["os.version"] = config["os.version"];
   if (config["os.features"]?.length) p["os.features"] = [...config["os.features"]];
-  if (n.variant) p.variant = n.variant;
+  const variant = n.variant ?? (n.architecture === "arm64" ? "v8" : undefined);
+  if (variant) p.variant = variant;
   return p;
 }
 

@@ -1,7 +1,8 @@
 // The platform list of a multi-platform build: `--platform linux/amd64,linux/arm64[,…]`, parsed
-// entry by entry with the one platform parser (dockerfile/platform.ts), as buildx reads it.
+// entry by entry with the one platform parser (image/platform.ts), as buildx reads it.
 import { UsageError } from "../util/errors.ts";
-import { formatPlatform, parsePlatform, type PlatformSpec } from "../dockerfile/platform.ts";
+import { formatPlatform, platformSpec, type PlatformSpec } from "../dockerfile/platform.ts";
+import { parsePlatform } from "./platform.ts";
 
 /**
  * Parse a comma-separated platform list (the flag may also be given several times: pass each
@@ -17,7 +18,7 @@ export function parsePlatformList(values: string | readonly string[], flag = "--
       if (!entry) throw new UsageError(`flag ${flag}: empty platform in "${value}" (want os/arch[/variant],…, e.g. linux/amd64,linux/arm64)`);
       let p: PlatformSpec;
       try {
-        p = parsePlatform(entry);
+        p = platformSpec(parsePlatform(entry));
       } catch (e) {
         throw new UsageError(`flag ${flag}: ${(e as Error).message}`);
       }

@@ -15,7 +15,7 @@ const tmp = mkdtempSync(join(tmpdir(), "kiln-binfmt-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const AMD64: Platform = { os: "linux", architecture: "amd64" };
-const ARM64: Platform = { os: "linux", architecture: "arm64", variant: "v8" };
+const ARM64: Platform = { os: "linux", architecture: "arm64" }; // containerd's normal form (arm64/v8 == arm64)
 // Debian qemu-user-static's aarch64 entry as the kernel prints it (update-binfmts registers it so).
 const QEMU_AARCH64 = (flags: string, state = "enabled") =>
   `${state}\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: ${flags}\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n`;
@@ -108,7 +108,7 @@ describe("checkEmulation: one line that says how to fix it", () => {
       if (c.ok) continue;
       expect(c.reason, name).toBe(reason as typeof c.reason);
       expect(c.message, name).toContain(text);
-      expect(c.message, name).toContain("linux/arm64/v8");
+      expect(c.message, name).toContain("linux/arm64");
     }
   });
 
@@ -118,7 +118,7 @@ describe("checkEmulation: one line that says how to fix it", () => {
     expect(c).toMatchObject({ ok: true, native: false, handler: { name: "my-arm64", flags: "OCF" } });
     expect(readBinfmt(dir).handlers.map((h) => h.name)).toEqual(["my-arm64", "python3.11"]);
     expect(() => requireEmulation(ARM64, "Dockerfile:3", { dir, host: AMD64 })).not.toThrow();
-    expect(() => requireEmulation(ARM64, "Dockerfile:3", { dir: fakeBinfmt("enabled"), host: AMD64 })).toThrow(/^Dockerfile:3: RUN for linux\/arm64\/v8 needs QEMU/);
+    expect(() => requireEmulation(ARM64, "Dockerfile:3", { dir: fakeBinfmt("enabled"), host: AMD64 })).toThrow(/^Dockerfile:3: RUN for linux\/arm64 needs QEMU/);
   });
 });
 
@@ -127,11 +127,11 @@ describe("explainExecFailure: a foreign binary instead of a raw ENOEXEC", () => 
     const root = await arm64Rootfs();
     const none = fakeBinfmt("enabled");
     const direct = explainExecFailure(root, "/bin/busybox", { dir: none, host: AMD64 });
-    expect(direct).toBe(`/bin/busybox is a linux/arm64/v8 binary and this host is linux/amd64: ${(checkEmulation(ARM64, { dir: none, host: AMD64 }) as { message: string }).message}`);
+    expect(direct).toBe(`/bin/busybox is a linux/arm64 binary and this host is linux/amd64: ${(checkEmulation(ARM64, { dir: none, host: AMD64 }) as { message: string }).message}`);
     // /bin/sh -> /bin/busybox (absolute: resolved inside the rootfs, never on the host)
-    expect(explainExecFailure(root, "/bin/sh", { dir: none, host: AMD64 })).toContain("/bin/sh is a linux/arm64/v8 binary");
-    expect(explainExecFailure(root, "uname", { dir: none, host: AMD64, pathVar: "/usr/local/bin:/bin" })).toContain("uname is a linux/arm64/v8 binary");
-    expect(explainExecFailure(root, "./busybox", { dir: none, host: AMD64, cwd: "/bin" })).toContain("./busybox is a linux/arm64/v8 binary");
+    expect(explainExecFailure(root, "/bin/sh", { dir: none, host: AMD64 })).toContain("/bin/sh is a linux/arm64 binary");
+    expect(explainExecFailure(root, "uname", { dir: none, host: AMD64, pathVar: "/usr/local/bin:/bin" })).toContain("uname is a linux/arm64 binary");
+    expect(explainExecFailure(root, "./busybox", { dir: none, host: AMD64, cwd: "/bin" })).toContain("./busybox is a linux/arm64 binary");
     expect(explainExecFailure(root, "./busybox", { dir: none, host: AMD64, cwd: "/etc" })).toBeUndefined();
     // On an arm64 host it is native: not the cause.
     expect(explainExecFailure(root, "/bin/busybox", { dir: none, host: ARM64 })).toBeUndefined();

@@ -47,7 +47,7 @@ describe("parsePlatformList (--platform a,b,…)", () => {
       }
       throw new Error(`no error for ${v}`);
     };
-    expect(err("linux/amd64,linux/arm64/v8/x")).toBe('flag --platform: invalid platform "linux/arm64/v8/x": expected os/arch[/variant]');
+    expect(err("linux/amd64,linux/arm64/v8/x")).toBe('flag --platform: invalid platform "linux/arm64/v8/x": too many parts (want os/arch[/variant], e.g. linux/amd64, linux/arm64 or linux/arm/v7)');
     expect(err("linux/amd64,bogus")).toContain('flag --platform: invalid platform "bogus"');
     expect(err("linux/amd64,,linux/arm64")).toContain('flag --platform: empty platform in "linux/amd64,,linux/arm64"');
     expect(err("linux/arm64,linux/arm64/v8")).toBe('flag --platform: platform "linux/arm64/v8" is listed twice (as "linux/arm64" too)');
