@@ -6,7 +6,8 @@ import type { Reference } from "../image/reference.ts";
 import type { Descriptor } from "../image/types.ts";
 import { errorDetail, RegistryError } from "./errors.ts";
 import { fileRange, responseChunks, toReadableStream } from "./streams.ts";
-import { stripQuery, Transport, type RegistryOptions } from "./transport.ts";
+import { stripQuery } from "./hosts.ts";
+import { Transport, type RegistryOptions } from "./transport.ts";
 
 export interface ManifestResponse {
   mediaType: string;
