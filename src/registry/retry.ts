@@ -1,5 +1,6 @@
 // The retry policy: which failures are worth another attempt (connection errors, 5xx, 429 —
 // never a TLS error), and the backoff between attempts (doubling, jittered, Retry-After honoured).
+import { KilnError } from "../util/errors.ts";
 import { idleWatch } from "./watchdog.ts";
 
 export class RetryPolicy {
@@ -26,7 +27,7 @@ export class RetryPolicy {
         }
         return res;
       } catch (e) {
-        if (!retry || attempt >= this.retries || isTlsError(e)) throw e;
+        if (!retry || attempt >= this.retries || !isRetryableError(e)) throw e;
         await this.backoff(attempt, undefined, `${what}: ${networkMessage(e)}`);
       }
     }
@@ -43,6 +44,11 @@ export class RetryPolicy {
     this.log(`retry in ${Math.round(ms)} ms: ${why}`);
     await new Promise((r) => setTimeout(r, ms));
   }
+}
+
+/** A failed fetch worth another attempt: not a TLS error, not a local problem (an unreadable certificate file). */
+export function isRetryableError(e: unknown): boolean {
+  return !isTlsError(e) && !(e instanceof KilnError);
 }
 
 export function isRetryableStatus(status: number): boolean {

@@ -1,6 +1,7 @@
 // Scheme detection: GET /v2/ once per registry, over HTTPS, then plain HTTP for insecure hosts.
 // The answer also carries the registry's auth challenge.
 import type { FetchFn } from "../runtime/tls.ts";
+import { KilnError } from "../util/errors.ts";
 import type { Challenge } from "./challenge.ts";
 import { pickChallenge, userAgent } from "./auth.ts";
 import { RegistryError } from "./errors.ts";
@@ -31,6 +32,7 @@ export async function detectScheme(registry: string, insecure: boolean, retry: R
       log(`ping ${base}/v2/ → ${res.status}${challenge ? ` (${challenge.scheme} auth)` : ""}`);
       return { base, challenge };
     } catch (e) {
+      if (e instanceof KilnError) throw e; // a local problem (an unreadable certificate file), not the network
       lastErr = e;
     }
   }

@@ -1,6 +1,7 @@
 // HTTP for the registry client, composed of one small part per concern: scheme detection
 // (scheme.ts), TLS (tls-config.ts), the auth challenge (auth.ts), redirects (redirects.ts), the
 // retry policy (retry.ts) and the stall watchdog (watchdog.ts). send() ties them together.
+import { KilnError } from "../util/errors.ts";
 import { Authenticator, pickChallenge, userAgent } from "./auth.ts";
 import { RegistryError } from "./errors.ts";
 import { hostMatches, isLoopback, stripQuery } from "./hosts.ts";
@@ -87,6 +88,7 @@ export class Transport {
       try {
         res = await followRedirects(follow, url, req.method, headers, req.body);
       } catch (e) {
+        if (e instanceof KilnError) throw e;
         if (canRetry && attempt < this.retries && !isTlsError(e)) {
           await this.backoff(attempt, undefined, `${req.method} ${stripQuery(url)}: ${networkMessage(e)}`);
           continue;
