@@ -406,9 +406,9 @@ function contentType(res: Response): string {
 /** An error for an unexpected status, naming what was asked and the registry's own words. */
 export async function fail(res: Response, what: string, ref: Reference): Promise<RegistryError> {
   const d = await errorDetail(res);
-  if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED");
+  if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED", undefined, d.text);
   const msg = `${what}: registry ${ref.registry} answered ${res.status}${d.text ? ` (${d.text})` : ""} [${stripQuery(res.url || "")}]`.replace(/ \[\]$/, "");
-  return new RegistryError(msg, res.status, d.code, res.headers.get("retry-after") ?? undefined);
+  return new RegistryError(msg, res.status, d.code, res.headers.get("retry-after") ?? undefined, d.text);
 }
 
 /**

@@ -59,7 +59,6 @@ export function pullOptions(o: RegistryOptions): RegistryOptions {
     ...o,
     insecureRegistries: o.insecurePull ? [...(o.insecureRegistries ?? []), "*"] : o.insecureRegistries,
     skipTlsVerify: o.skipTlsVerify || o.skipTlsVerifyPull,
-    secureLoopback: o.insecurePull ? false : o.secureLoopback,
   };
 }
 

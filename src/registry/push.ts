@@ -68,7 +68,7 @@ function worthAnotherPush(e: unknown): boolean {
  * TAG_INVALID, Harbor DENIED, both with "immutable" in the message).
  */
 export function isImmutableTagError(e: unknown): boolean {
-  return e instanceof RegistryError && (e.code === "TAG_INVALID" || e.code === "DENIED") && /immutable/i.test(e.message);
+  return e instanceof RegistryError && (e.code === "TAG_INVALID" || e.code === "DENIED") && /immutable/i.test(e.detail ?? "");
 }
 
 async function pushOnce(client: RegistryClient, img: Image, dests: readonly Reference[], opts: PushOptions): Promise<PushResult> {
