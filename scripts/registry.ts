@@ -15,8 +15,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { freePort } from "./lib/free-port.ts";
 import { htpasswdLine } from "./lib/htpasswd.ts";
-import { makeRegistryCerts } from "./lib/registry-certs.ts";
-import { makeClientCerts, type ClientCerts } from "./lib/client-certs.ts";
+import { makeClientCerts, makeRegistryCerts, type ClientCerts } from "./lib/registry-certs.ts";
 
 export const REGISTRY_BIN = "/usr/bin/docker-registry";
 
