@@ -14,6 +14,7 @@ import { onMirror, pullCandidates } from "../../src/registry/mirrors.ts";
 import { fetchImage } from "../../src/registry/pull.ts";
 import { pushImage } from "../../src/registry/push.ts";
 import { build } from "../../src/executor/index.ts";
+import { runCopy } from "../../src/registry/copy.ts";
 import { accessLog, logSize } from "./helpers.ts";
 import { buildOptions, recordingLogger, writeContext } from "./build-options.ts";
 
@@ -106,6 +107,13 @@ describe("mirrors against real registries", async () => {
     expect((await pushImage(client, img, dest)).digest).toBe(img.manifestDigest);
     expect((await plain.headManifest(dest))?.digest).toBe(img.manifestDigest);
     expect(accessLog(mirror.logFile, fromMirror)).toEqual([]);
+  });
+
+  test("kiln copy: the source is pulled through the mirror", async () => {
+    const from = logSize(mirror.logFile);
+    const digest = await runCopy("docker://busybox:latest", `oci:${join(tmp, "copied")}:latest`, { registryMirrors: [mirror.host], skipDefaultRegistryFallback: true });
+    expect(digest).toBe(img.manifestDigest);
+    expect(manifestGets(accessLog(mirror.logFile, from), "library/busybox").length).toBeGreaterThan(0);
   });
 
   test("kiln build: FROM and COPY --from of docker.io's busybox come from the mirror", async () => {
