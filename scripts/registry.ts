@@ -1,7 +1,7 @@
 // A real OCI registry for tests and examples: Debian's docker-registry (CNCF distribution 2.8)
 // on a free 127.0.0.1 port, filesystem storage in a temp dir, optional htpasswd auth and self-signed TLS.
 //
-//   bun scripts/registry.ts [--auth] [--tls]     prints the address, runs until killed
+//   bun scripts/registry.ts [--auth] [--tls] [--mtls]     prints the address, runs until killed
 //
 // The registry runs under a tiny sh watchdog that reads our stdin pipe: when this process ends for
 // any reason (normal end of `bun test`, which runs no "exit" hooks; crash; SIGKILL; Ctrl-C) the
@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { freePort } from "./lib/free-port.ts";
 import { htpasswdLine } from "./lib/htpasswd.ts";
-import { makeRegistryCerts } from "./lib/registry-certs.ts";
+import { makeClientCerts, makeRegistryCerts, type ClientCerts } from "./lib/registry-certs.ts";
 
 export const REGISTRY_BIN = "/usr/bin/docker-registry";
 
@@ -33,6 +33,8 @@ export interface RegistryHandle {
   /** PEM CA that signed the server certificate (TLS variant only). Alone in its directory, so
    *  dirname(caFile) can be given to skopeo/buildah as --cert-dir. */
   caFile?: string;
+  /** Mutual-TLS variant: the client certificate the registry accepts (and the CA it checks it with). */
+  clientCert?: ClientCerts;
   /** PID of the docker-registry process. */
   pid: number;
   stop(): Promise<void>;
@@ -43,6 +45,8 @@ export interface RegistryHandle {
 export interface StartRegistryOptions {
   auth?: { username: string; password: string };
   tls?: boolean;
+  /** TLS that requires a client certificate signed by a CA of its own (http.tls.clientcas); implies tls. */
+  mtls?: boolean;
 }
 
 const WATCHDOG = [
@@ -70,7 +74,7 @@ function installExitHook(): void {
   });
 }
 
-function configYaml(o: { addr: string; dataDir: string; htpasswd?: string; cert?: string; key?: string }): string {
+function configYaml(o: { addr: string; dataDir: string; htpasswd?: string; cert?: string; key?: string; clientCa?: string }): string {
   const lines = [
     "version: 0.1",
     "log:",
@@ -92,6 +96,7 @@ function configYaml(o: { addr: string; dataDir: string; htpasswd?: string; cert?
   ];
   if (o.cert && o.key) {
     lines.push("  tls:", `    certificate: ${JSON.stringify(o.cert)}`, `    key: ${JSON.stringify(o.key)}`);
+    if (o.clientCa) lines.push("    clientcas:", `      - ${JSON.stringify(o.clientCa)}`);
   }
   lines.push("health:", "  storagedriver:", "    enabled: false");
   if (o.htpasswd) {
@@ -101,10 +106,11 @@ function configYaml(o: { addr: string; dataDir: string; htpasswd?: string; cert?
 }
 
 /** GET url+path and return the HTTP status (uses node:http(s) so a private CA can be trusted on Bun and Deno). */
-export function httpStatus(url: string, caFile?: string, headers: Record<string, string> = {}): Promise<number> {
+export function httpStatus(url: string, caFile?: string, headers: Record<string, string> = {}, client?: ClientCerts): Promise<number> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const opts = { method: "GET", headers, ...(caFile ? { ca: readFileSync(caFile) } : {}) };
+    const mtls = client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {};
+    const opts = { method: "GET", headers, ...(caFile ? { ca: readFileSync(caFile) } : {}), ...mtls };
     const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, opts, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
@@ -148,12 +154,15 @@ async function startOnce(opts: StartRegistryOptions): Promise<RegistryHandle> {
       writeFileSync(htpasswd, await htpasswdLine(opts.auth.username, opts.auth.password));
     }
     let certs: Awaited<ReturnType<typeof makeRegistryCerts>> | undefined;
-    if (opts.tls) {
+    let clientCert: ClientCerts | undefined;
+    if (opts.tls || opts.mtls) {
       const certDir = join(root, "certs");
       mkdirSync(certDir);
       certs = await makeRegistryCerts(certDir);
+      // Kept out of certs/ca/, which must hold the server CA alone (see makeRegistryCerts).
+      if (opts.mtls) clientCert = await makeClientCerts(join(root, "client"));
     }
-    writeFileSync(configFile, configYaml({ addr: host, dataDir, htpasswd, cert: certs?.certFile, key: certs?.keyFile }));
+    writeFileSync(configFile, configYaml({ addr: host, dataDir, htpasswd, cert: certs?.certFile, key: certs?.keyFile, clientCa: clientCert?.clientCaFile }));
 
     const child = spawn("/bin/sh", ["-c", WATCHDOG, REGISTRY_BIN, configFile, logFile, root], {
       stdio: ["pipe", "pipe", "inherit"],
@@ -165,7 +174,7 @@ async function startOnce(opts: StartRegistryOptions): Promise<RegistryHandle> {
     (child.stdin as unknown as { unref?: () => void }).unref?.();
     (child.stdout as unknown as { unref?: () => void }).unref?.();
 
-    const url = `${opts.tls ? "https" : "http"}://${host}`;
+    const url = `${certs ? "https" : "http"}://${host}`;
     let stopped = false;
     const handle: RegistryHandle = {
       host,
@@ -175,6 +184,7 @@ async function startOnce(opts: StartRegistryOptions): Promise<RegistryHandle> {
       pid,
       ...(opts.auth ? { username: opts.auth.username, password: opts.auth.password } : {}),
       ...(certs ? { caFile: certs.caFile } : {}),
+      ...(clientCert ? { clientCert } : {}),
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -203,7 +213,7 @@ async function startOnce(opts: StartRegistryOptions): Promise<RegistryHandle> {
         await handle.stop().catch(() => {});
         throw new Error(`docker-registry exited during startup:\n${tail(logFile)}`);
       }
-      const status = await httpStatus(`${url}/v2/`, certs?.caFile).catch(() => 0);
+      const status = await httpStatus(`${url}/v2/`, certs?.caFile, {}, clientCert).catch(() => 0);
       if (status === 200 || (opts.auth && status === 401)) return handle;
       if (Date.now() > deadline) {
         const log = tail(logFile);
@@ -257,11 +267,12 @@ function tail(file: string, n = 30): string {
 if (import.meta.main) {
   const args = process.argv.slice(2);
   const auth = args.includes("--auth") ? { username: "kiln", password: randomBytes(9).toString("base64url") } : undefined;
-  const reg = await startRegistry({ auth, tls: args.includes("--tls") });
+  const reg = await startRegistry({ auth, tls: args.includes("--tls"), mtls: args.includes("--mtls") });
   console.log(reg.host);
   console.error(`url:      ${reg.url}`);
   if (reg.username) console.error(`username: ${reg.username}\npassword: ${reg.password}`);
   if (reg.caFile) console.error(`ca:       ${reg.caFile}`);
+  if (reg.clientCert) console.error(`client:   ${reg.clientCert.certFile},${reg.clientCert.keyFile}`);
   console.error(`log:      ${reg.logFile}\ndata:     ${reg.dataDir}\n(Ctrl-C to stop)`);
   const keepAlive = setInterval(() => {}, 1 << 30);
   const shutdown = () => {

@@ -15,6 +15,8 @@ export type { RegistryHandle, BaseImageRefs, BaseLayouts, MultiArchRefs };
 let plain: Promise<RegistryHandle> | undefined;
 let auth: Promise<RegistryHandle> | undefined;
 let tls: Promise<RegistryHandle> | undefined;
+let mtls: Promise<RegistryHandle> | undefined;
+let mirror: Promise<RegistryHandle> | undefined;
 let pushedBusybox: Promise<BaseImageRefs> | undefined;
 let pushedDebian: Promise<BaseImageRefs> | undefined;
 let pushedMultiArch: Promise<MultiArchRefs> | undefined;
@@ -50,6 +52,21 @@ export function tlsRegistry(): Promise<RegistryHandle> {
   requireTool("docker-registry", "docker-registry");
   requireTool("openssl", "openssl");
   return (tls ??= startRegistry({ tls: true }));
+}
+
+/** Shared TLS registry that requires a client certificate; clientCert (cert, key, its CA) and caFile are set on the handle. */
+export function mtlsRegistry(): Promise<RegistryHandle> {
+  hookSignals();
+  requireTool("docker-registry", "docker-registry");
+  requireTool("openssl", "openssl");
+  return (mtls ??= startRegistry({ mtls: true }));
+}
+
+/** A second plain registry, for mirror tests (images pushed there under docker.io's names, e.g. library/busybox). */
+export function mirrorRegistry(): Promise<RegistryHandle> {
+  hookSignals();
+  requireTool("docker-registry", "docker-registry");
+  return (mirror ??= startRegistry());
 }
 
 let debianPrefetched = false;

@@ -9,7 +9,8 @@ import { emptyImage, type Image, type Layer } from "../image/index.ts";
 import { parseLayoutLocation, readOciLayout } from "../image/layout.ts";
 import { parseReference, type Reference } from "../image/reference.ts";
 import type { Platform } from "../image/types.ts";
-import { fetchImage, type RegistryClient } from "../registry/index.ts";
+import { checkRetryCount, fetchImage, type RegistryClient } from "../registry/index.ts";
+import { interrupted } from "../util/cleanup.ts";
 import { KilnError } from "../util/errors.ts";
 import { humanSize, type Logger } from "../util/log.ts";
 
@@ -146,13 +147,28 @@ export interface UnpackLayersOptions {
   protect?: readonly string[];
   /** Unpack a skeleton rootfs (applyLayer's `skeleton`); the inodes of emptied files are added here. */
   skeleton?: Set<number>;
+  /** --image-fs-extract-retry: extra attempts after a failed extraction (downloaded blobs are kept and reused). */
+  extractRetries?: number;
+}
+
+/** unpackLayers, tried again on failure --image-fs-extract-retry times; layers re-applied over a partial tree land the same. */
+export async function unpackLayers(layers: readonly Layer[], dir: string, blobDir: string, log: Logger, opts: UnpackLayersOptions = {}): Promise<void> {
+  const extra = checkRetryCount("--image-fs-extract-retry", opts.extractRetries) ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await unpackLayersOnce(layers, dir, blobDir, log, opts);
+    } catch (e) {
+      if (attempt >= extra || interrupted.aborted) throw e;
+      log.warn(`extracting base layers failed (${(e as Error).message}); trying again (--image-fs-extract-retry ${attempt + 1} of ${extra})`);
+    }
+  }
 }
 
 /**
  * Apply layers in order onto `dir` (an empty directory, or one holding earlier layers). The first
  * layer to download streams straight into the unpacker; the next ones download meanwhile.
  */
-export async function unpackLayers(layers: readonly Layer[], dir: string, blobDir: string, log: Logger, opts: UnpackLayersOptions = {}): Promise<void> {
+async function unpackLayersOnce(layers: readonly Layer[], dir: string, blobDir: string, log: Logger, opts: UnpackLayersOptions): Promise<void> {
   const keep = opts.protect?.map((p) => p.replace(/^\/+/, ""));
   const warn = (m: string) => log.warn(m);
   const stop = new AbortController();

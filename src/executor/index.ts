@@ -18,6 +18,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
 import { createWorkspace } from "./workspace.ts";
+import { checkBuildPushAccess } from "./push-check.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
 import { parsePlatformFlag } from "../image/platform.ts";
 import { platformSpec } from "../dockerfile/platform.ts";
@@ -54,8 +55,19 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
       skipTlsVerify: opts.skipTlsVerify,
       skipTlsVerifyRegistries: opts.skipTlsVerifyRegistries,
       registryCertificates: opts.registryCertificates,
+      registryClientCerts: opts.registryClientCerts,
+      registryMirrors: opts.registryMirrors,
+      registryMaps: opts.registryMaps,
+      skipDefaultRegistryFallback: opts.skipDefaultRegistryFallback,
+      insecurePull: opts.insecurePull,
+      skipTlsVerifyPull: opts.skipTlsVerifyPull,
+      imageDownloadRetry: opts.imageDownloadRetry,
+      pushRetry: opts.pushRetry,
+      pushIgnoreImmutableTagErrors: opts.pushIgnoreImmutableTagErrors,
       log: log.enabled("debug") ? (l) => log.debug(l) : undefined,
+      warn: (l) => log.warn(l),
     });
+    await checkBuildPushAccess(opts, client, log); // before any pull: a bad credential fails in seconds
     const tp = plan.targetPlatform;
     const images = new ImageResolver(client, toImagePlatform(tp));
     // Fetch every stage's base manifest and config at once, before the stages need them.

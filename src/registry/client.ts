@@ -6,7 +6,10 @@ import type { Reference } from "../image/reference.ts";
 import type { Descriptor } from "../image/types.ts";
 import { errorDetail, RegistryError } from "./errors.ts";
 import { fileRange, responseChunks, toReadableStream } from "./streams.ts";
-import { stripQuery, Transport, type RegistryOptions } from "./transport.ts";
+import { stripQuery } from "./hosts.ts";
+import { firstAnswer } from "./mirrors.ts";
+import { pullOptions } from "./options.ts";
+import { Transport, type RegistryOptions } from "./transport.ts";
 
 export interface ManifestResponse {
   mediaType: string;
@@ -20,6 +23,11 @@ export interface BlobSource {
   size: number;
   read(start: number, length: number): AsyncIterable<Uint8Array>;
   rereadable: boolean;
+}
+
+/** `pull: true` for an image pull (--insecure-pull, --skip-tls-verify-pull apply); default: the common settings. */
+export interface ReadOptions {
+  pull?: boolean;
 }
 
 export interface UploadOptions {
@@ -41,9 +49,27 @@ const MANIFEST_BLOB_RETRIES = 2;
 
 export class RegistryClient {
   readonly transport: Transport;
+  /** Image pulls: the same transport unless --insecure-pull or --skip-tls-verify-pull loosen it. */
+  readonly pullTransport: Transport;
 
   constructor(readonly options: RegistryOptions = {}) {
     this.transport = new Transport(options);
+    const po = pullOptions(options);
+    this.pullTransport = po === options ? this.transport : new Transport(po);
+  }
+
+  private via(o: ReadOptions | undefined): Transport {
+    return o?.pull ? this.pullTransport : this.transport;
+  }
+
+  /**
+   * The mirror hook: GET the manifest of an image being pulled from the first of its mirrors and
+   * remaps (mirrors.ts) that has it, else from its own registry. `from` is where it was found;
+   * the image's config and layers are read from there too.
+   */
+  async pullManifest(ref: Reference, accept = MANIFEST_ACCEPT): Promise<ManifestResponse & { from: Reference }> {
+    const { value, from } = await firstAnswer(ref, this.options, (at) => this.getManifest(at, accept, { pull: true }), (l) => this.options.warn?.(l));
+    return { ...value, from };
   }
 
   /** Check that the registry answers /v2/ (and learn its scheme and auth). */
@@ -66,9 +92,10 @@ export class RegistryClient {
   }
 
   /** GET a manifest (any of the four kinds), verified (see manifestResponse); a broken-off body is asked for again. */
-  async getManifest(ref: Reference, accept = MANIFEST_ACCEPT): Promise<ManifestResponse> {
+  async getManifest(ref: Reference, accept = MANIFEST_ACCEPT, o?: ReadOptions): Promise<ManifestResponse> {
+    const transport = this.via(o);
     for (let failures = 0; ; failures++) {
-      const res = await this.transport.send({ registry: ref.registry, method: "GET", path: manifestPath(ref), headers: { accept }, scopes: [pull(ref)] });
+      const res = await transport.send({ registry: ref.registry, method: "GET", path: manifestPath(ref), headers: { accept }, scopes: [pull(ref)] });
       if (res.status === 404) {
         await res.body?.cancel();
         throw new RegistryError(`manifest unknown: ${ref} (not found in registry ${ref.registry})`, 404, "MANIFEST_UNKNOWN");
@@ -83,8 +110,8 @@ export class RegistryClient {
       } catch (e) {
         // The headers came, the body broke off: ask again, as for blobs.
         const why = `GET manifest ${ref}: ${(e as Error)?.message ?? e}`;
-        if (failures >= this.transport.retries) throw new RegistryError(`registry ${ref.registry}: ${why} (gave up after ${failures} retries)`, 0);
-        await this.transport.backoff(failures, undefined, why);
+        if (failures >= transport.retries) throw new RegistryError(`registry ${ref.registry}: ${why} (gave up after ${failures} retries)`, 0);
+        await transport.backoff(failures, undefined, why);
         continue;
       }
       return manifestResponse(ref, res, bytes);
@@ -160,17 +187,18 @@ export class RegistryClient {
    * Stream a blob, following redirects to blob storage; verified against `digest` (and `size`).
    * A connection lost mid-blob resumes where it stopped (Range), a bounded number of times.
    */
-  async openBlob(repo: Reference, digest: string, size?: number): Promise<AsyncIterable<Uint8Array>> {
+  async openBlob(repo: Reference, digest: string, size?: number, o?: ReadOptions): Promise<AsyncIterable<Uint8Array>> {
     checkDigest(digest);
-    const first = await this.blobResponse(repo, digest, 0);
-    return verifyStream(this.resumable(repo, digest, size, first), digest, size, repo.context());
+    const transport = this.via(o);
+    const first = await this.blobResponse(transport, repo, digest, 0);
+    return verifyStream(this.resumable(transport, repo, digest, size, first), digest, size, repo.context());
   }
 
-  private async blobResponse(repo: Reference, digest: string, offset: number): Promise<Response> {
+  private async blobResponse(transport: Transport, repo: Reference, digest: string, offset: number): Promise<Response> {
     // identity: a storage backend's Content-Encoding would make fetch decompress the blob.
     const headers: Record<string, string> = { "accept-encoding": "identity" };
     if (offset > 0) headers.range = `bytes=${offset}-`;
-    const res = await this.transport.send({ registry: repo.registry, method: "GET", path: blobPath(repo, digest), headers, scopes: [pull(repo)] });
+    const res = await transport.send({ registry: repo.registry, method: "GET", path: blobPath(repo, digest), headers, scopes: [pull(repo)] });
     if (res.status === 404) {
       await res.body?.cancel();
       throw new RegistryError(`blob unknown: ${digest} in ${repo.context()}`, 404, "BLOB_UNKNOWN");
@@ -179,7 +207,7 @@ export class RegistryClient {
     return res;
   }
 
-  private async *resumable(repo: Reference, digest: string, size: number | undefined, res: Response): AsyncGenerator<Uint8Array> {
+  private async *resumable(transport: Transport, repo: Reference, digest: string, size: number | undefined, res: Response): AsyncGenerator<Uint8Array> {
     let offset = 0;
     for (let failures = 0; ; failures++) {
       try {
@@ -200,16 +228,16 @@ export class RegistryClient {
       } catch (e) {
         if (e instanceof KilnError) throw e;
         const why = `GET blob ${digest} from ${repo.context()}: ${(e as Error)?.message ?? e}`;
-        if (failures >= this.transport.retries) throw new RegistryError(`registry ${repo.registry}: ${why} (gave up after ${failures} retries)`, 0);
-        await this.transport.backoff(failures, undefined, why);
-        res = await this.blobResponse(repo, digest, offset);
+        if (failures >= transport.retries) throw new RegistryError(`registry ${repo.registry}: ${why} (gave up after ${failures} retries)`, 0);
+        await transport.backoff(failures, undefined, why);
+        res = await this.blobResponse(transport, repo, digest, offset);
       }
     }
   }
 
   /** A small blob (a config) read whole into memory, verified. */
-  async getBlobBytes(repo: Reference, digest: string, size?: number): Promise<Uint8Array> {
-    return readAll(await this.openBlob(repo, digest, size));
+  async getBlobBytes(repo: Reference, digest: string, size?: number, o?: ReadOptions): Promise<Uint8Array> {
+    return readAll(await this.openBlob(repo, digest, size, o));
   }
 
   /**
@@ -378,9 +406,9 @@ function contentType(res: Response): string {
 /** An error for an unexpected status, naming what was asked and the registry's own words. */
 export async function fail(res: Response, what: string, ref: Reference): Promise<RegistryError> {
   const d = await errorDetail(res);
-  if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED");
+  if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED", undefined, d.text);
   const msg = `${what}: registry ${ref.registry} answered ${res.status}${d.text ? ` (${d.text})` : ""} [${stripQuery(res.url || "")}]`.replace(/ \[\]$/, "");
-  return new RegistryError(msg, res.status, d.code, res.headers.get("retry-after") ?? undefined);
+  return new RegistryError(msg, res.status, d.code, res.headers.get("retry-after") ?? undefined, d.text);
 }
 
 /**

@@ -10,6 +10,8 @@ export class RegistryError extends KilnError {
     readonly code?: string,
     /** The Retry-After header of a 429/503, for callers that retry on their own. */
     readonly retryAfter?: string,
+    /** The registry's own words ("CODE: message" from the error body), when it gave any. */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = "RegistryError";

@@ -4,6 +4,7 @@ import { KilnError } from "../util/errors.ts";
 import { pushableLayers, type Image, type Layer } from "../image/image.ts";
 import type { Reference } from "../image/reference.ts";
 import type { RegistryClient, UploadOptions } from "./client.ts";
+import { RegistryError } from "./errors.ts";
 import { mapLimit } from "./limit.ts";
 import { Chunker, fileRange } from "./streams.ts";
 
@@ -39,11 +40,38 @@ export interface PushResult {
 
 /**
  * Push `img` to one or more destinations. Later destinations on the same registry mount
- * from the first, so each blob is uploaded at most once per registry.
+ * from the first, so each blob is uploaded at most once per registry. A failed push is tried
+ * again --push-retry times (client.options.pushRetry); what was already pushed is found and skipped.
  */
 export async function pushImage(client: RegistryClient, img: Image, destinations: Reference | readonly Reference[], opts: PushOptions = {}): Promise<PushResult> {
   const dests = Array.isArray(destinations) ? (destinations as Reference[]) : [destinations as Reference];
   if (!dests.length) throw new KilnError("pushImage: no destination");
+  const extra = client.options.pushRetry ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await pushOnce(client, img, dests, opts);
+    } catch (e) {
+      if (attempt >= extra || !worthAnotherPush(e)) throw e;
+      await client.transport.backoff(attempt, e instanceof RegistryError ? e.retryAfter : undefined, `push (--push-retry ${attempt + 1} of ${extra}): ${(e as Error).message}`);
+    }
+  }
+}
+
+/** A refusal (401, 403, other 4xx) or a local error will not change on a second try. */
+function worthAnotherPush(e: unknown): boolean {
+  if (e instanceof RegistryError) return e.status === 0 || e.status >= 500 || e.status === 429;
+  return !(e instanceof KilnError);
+}
+
+/**
+ * A registry refusing to move a tag because the repository's tags are immutable (ECR answers
+ * TAG_INVALID, Harbor DENIED, both with "immutable" in the message).
+ */
+export function isImmutableTagError(e: unknown): boolean {
+  return e instanceof RegistryError && (e.code === "TAG_INVALID" || e.code === "DENIED") && /immutable/i.test(e.detail ?? "");
+}
+
+async function pushOnce(client: RegistryClient, img: Image, dests: readonly Reference[], opts: PushOptions): Promise<PushResult> {
   const result: PushResult = { digest: img.manifestDigest, mediaType: img.mediaType, size: img.manifestBytes.length, pushed: [], blobs: [] };
   const done: Reference[] = [];
   for (const dest of dests) {
@@ -59,8 +87,13 @@ export async function pushImage(client: RegistryClient, img: Image, destinations
       mapLimit(layers, opts.concurrency ?? 4, (l) => pushLayer(client, dest, l, extra, opts, record)),
       pushConfig(client, dest, img, done, record),
     ]);
-    const digest = await client.putManifest(dest, img.manifestBytes, img.mediaType);
-    result.pushed.push(dest.withDigest(digest));
+    try {
+      const digest = await client.putManifest(dest, img.manifestBytes, img.mediaType);
+      result.pushed.push(dest.withDigest(digest));
+    } catch (e) {
+      if (!client.options.pushIgnoreImmutableTagErrors || !isImmutableTagError(e)) throw e;
+      client.options.warn?.(`${dest}: the registry keeps this tag immutable; left as it is (--push-ignore-immutable-tag-errors): ${(e as Error).message}`);
+    }
     done.push(dest);
   }
   return result;

@@ -13,24 +13,29 @@ export interface TlsSettings {
   skipVerify: boolean;
   /** Extra trusted CA certificate(s), PEM. */
   caPem?: string;
+  /** A client certificate and its key, PEM (mutual TLS). */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 export type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
 
-declare const Deno: { createHttpClient(o: { caCerts?: string[] }): unknown } | undefined;
+declare const Deno: { createHttpClient(o: { caCerts?: string[]; cert?: string; key?: string }): unknown } | undefined;
 
 const denoClients = new Map<string, unknown>();
 
 /** A fetch that applies `tls` to https URLs (http URLs and default settings use plain fetch). */
 export function fetchWithTls(tls: TlsSettings): FetchFn {
-  if (!tls.skipVerify && !tls.caPem) return (url, init) => fetch(url, init);
+  if (!tls.skipVerify && !tls.caPem && !tls.clientCert) return (url, init) => fetch(url, init);
+  const mtls = tls.clientCert && tls.clientKey ? { cert: tls.clientCert, key: tls.clientKey } : {};
   if (runtime === "bun") {
-    const opt = { rejectUnauthorized: !tls.skipVerify, ...(tls.caPem ? { ca: tls.caPem } : {}) };
+    const opt = { rejectUnauthorized: !tls.skipVerify, ...(tls.caPem ? { ca: tls.caPem } : {}), ...mtls };
     return (url, init) => fetch(url, { ...init, tls: opt } as RequestInit);
   }
   if (runtime === "deno" && !tls.skipVerify) {
-    let client = denoClients.get(tls.caPem!);
-    if (!client) denoClients.set(tls.caPem!, (client = Deno!.createHttpClient({ caCerts: [tls.caPem!] })));
+    const key = `${tls.caPem ?? ""}\0${tls.clientCert ?? ""}\0${tls.clientKey ?? ""}`;
+    let client = denoClients.get(key);
+    if (!client) denoClients.set(key, (client = Deno!.createHttpClient({ ...(tls.caPem ? { caCerts: [tls.caPem] } : {}), ...mtls })));
     return (url, init) => fetch(url, { ...init, client } as RequestInit);
   }
   return (url, init) => (url.startsWith("https:") ? nodeHttpsFetch(url, init, tls) : fetch(url, init));
@@ -46,6 +51,7 @@ function nodeHttpsFetch(url: string, init: RequestInit, tls: TlsSettings): Promi
       headers,
       rejectUnauthorized: !tls.skipVerify,
       ...(tls.caPem ? { ca: tls.caPem } : {}),
+      ...(tls.clientCert && tls.clientKey ? { cert: tls.clientCert, key: tls.clientKey } : {}),
     });
     const onAbort = () => req.destroy(new Error("aborted"));
     init.signal?.addEventListener("abort", onAbort, { once: true });

@@ -11,7 +11,7 @@ import type { Socket } from "node:net";
 
 export type Fault =
   /** An error answer; `code` is the registry error code in the body (default UNAVAILABLE). */
-  | { kind: "status"; status: number; headers?: Record<string, string>; code?: string }
+  | { kind: "status"; status: number; headers?: Record<string, string>; code?: string; message?: string }
   /** Response headers and half the body, then the TCP connection is destroyed. For requests with a body (uploads): destroyed after part of it arrived. */
   | { kind: "reset" }
   /** The full Content-Length is announced, half the body is sent, then the response ends. */
@@ -124,7 +124,7 @@ export async function startFaultProxy(upstream: string, opts: ProxyOptions = {})
     if (f?.kind === "status") {
       note(`fault ${f.status}`);
       req.resume();
-      return void res.writeHead(f.status, { "content-type": "application/json", ...f.headers }).end(JSON.stringify({ errors: [{ code: f.code ?? "UNAVAILABLE", message: "injected fault" }] }));
+      return void res.writeHead(f.status, { "content-type": "application/json", ...f.headers }).end(JSON.stringify({ errors: [{ code: f.code ?? "UNAVAILABLE", message: f.message ?? "injected fault" }] }));
     }
     if (f?.kind === "expire-token") {
       note("fault 401 (token expired)");
