@@ -1,6 +1,7 @@
 // `RUN --mount=…` values: parsed into typed specs with BuildKit's option names, aliases and defaults
 // (BuildKit's Dockerfile reference, "RUN --mount"). Pure: no file system, no stages; the planner
-// (src/executor/run-mounts.ts) turns specs into host paths. Errors are plain messages; the caller
+// (src/executor/run-mounts.ts) turns specs into host paths; the Dockerfile checker (commands.ts)
+// parses every value so a bad one fails before the build starts. Errors are plain messages; the caller
 // adds the Dockerfile's file:line.
 
 export type CacheSharing = "shared" | "private" | "locked";
@@ -164,7 +165,7 @@ export function parseMountSpec(raw: string, sshIndex = 0): MountSpec {
     if (!name) throw new Error(`unknown mount option "${key}" in --mount=${raw}`);
     if (name === "type") {
       if (value === undefined || !(TYPES as readonly string[]).includes(value.toLowerCase())) {
-        throw new Error(`unknown mount type "${value ?? ""}" in --mount=${raw} (use ${TYPES.join(", ")})`);
+        throw new Error(`unsupported mount type "${value ?? ""}" in --mount=${raw} (use ${TYPES.join(", ")})`);
       }
       type = value.toLowerCase() as MountType;
       continue;
@@ -217,8 +218,9 @@ export function parseMountSpec(raw: string, sshIndex = 0): MountSpec {
   }
 }
 
-/** Every --mount of a RUN; `where` ("Dockerfile:3") prefixes errors. Two mounts on one target are an error. */
-export function parseMountSpecs(raws: readonly string[], where: string): MountSpec[] {
+/** Every --mount of a RUN; `where` ("Dockerfile:3"), when given, prefixes errors. Two mounts on one target are an error. */
+export function parseMountSpecs(raws: readonly string[], where = ""): MountSpec[] {
+  const at = (m: string) => (where ? `${where}: ${m}` : m);
   const specs: MountSpec[] = [];
   let ssh = 0;
   for (const raw of raws) {
@@ -227,14 +229,14 @@ export function parseMountSpecs(raws: readonly string[], where: string): MountSp
       if (s.type === "ssh") ssh++;
       specs.push(s);
     } catch (e) {
-      throw new Error(`${where}: ${(e as Error).message}`);
+      throw new Error(at((e as Error).message));
     }
   }
   const seen = new Set<string>();
   for (const s of specs) {
     if (s.target === undefined) continue;
     const t = s.target.replace(/\/+$/, "") || "/";
-    if (seen.has(t)) throw new Error(`${where}: two mounts on ${t}`);
+    if (seen.has(t)) throw new Error(at(`two mounts on ${t}`));
     seen.add(t);
   }
   return specs;
