@@ -152,7 +152,7 @@ export function parseSize(value: string): number {
  * One --mount value. `sshIndex` numbers the ssh mounts of the RUN (default targets differ).
  * Throws Error naming the bad option.
  */
-export function parseMountSpec(raw: string, sshIndex = 0): MountSpec {
+export function parseMountSpec(raw: string, sshIndex = 0, expand?: (value: string) => string): MountSpec {
   const opts = new Map<string, string | undefined>();
   let type: MountType = "bind";
   for (const field of splitCsv(raw)) {
@@ -160,7 +160,9 @@ export function parseMountSpec(raw: string, sshIndex = 0): MountSpec {
     if (f === "") continue;
     const eq = f.indexOf("=");
     const key = (eq < 0 ? f : f.slice(0, eq)).trim().toLowerCase();
-    const value = eq < 0 ? undefined : f.slice(eq + 1).trim();
+    const given = eq < 0 ? undefined : f.slice(eq + 1).trim();
+    // Values take ARG/ENV variables as in BuildKit; from= was already resolved with the global ARGs.
+    const value = given !== undefined && expand && key !== "from" ? expand(given) : given;
     const name = ALIASES[key];
     if (!name) throw new Error(`unknown mount option "${key}" in --mount=${raw}`);
     if (name === "type") {
@@ -219,13 +221,13 @@ export function parseMountSpec(raw: string, sshIndex = 0): MountSpec {
 }
 
 /** Every --mount of a RUN; `where` ("Dockerfile:3"), when given, prefixes errors. Two mounts on one target are an error. */
-export function parseMountSpecs(raws: readonly string[], where = ""): MountSpec[] {
+export function parseMountSpecs(raws: readonly string[], where = "", expand?: (value: string) => string): MountSpec[] {
   const at = (m: string) => (where ? `${where}: ${m}` : m);
   const specs: MountSpec[] = [];
   let ssh = 0;
   for (const raw of raws) {
     try {
-      const s = parseMountSpec(raw, ssh);
+      const s = parseMountSpec(raw, ssh, expand);
       if (s.type === "ssh") ssh++;
       specs.push(s);
     } catch (e) {

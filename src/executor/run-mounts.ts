@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { join, posix } from "node:path";
 import { parseMountSpecs, type CacheSpec, type MountSpec } from "../dockerfile/mount-spec.ts";
 import type { ExpandedRun, StageRef } from "../dockerfile/index.ts";
+import { ShellLex } from "../dockerfile/lexer.ts";
 import type { NetworkMode, RunMount } from "../run/index.ts";
 import { resolveInRoot } from "../run/root-path.ts";
 import { KilnError } from "../util/errors.ts";
@@ -63,7 +64,7 @@ function network(x: ExpandedRun): NetworkMode | undefined {
 
 export async function planRunMounts(x: ExpandedRun, mc: MountContext): Promise<PlannedMounts> {
   checkSecurity(x, mc.opts);
-  const specs = parseSpecs(x.mounts);
+  const specs = parseSpecs(x);
   const froms = fromRefs(specs, x.mountFrom);
   const mounts: RunMount[] = [];
   const releases: (() => void)[] = [];
@@ -124,9 +125,15 @@ async function rootOf(mc: MountContext, ref: StageRef | undefined, from: string)
   });
 }
 
-function parseSpecs(raw: string[]): MountSpec[] {
+/** The RUN's --mount values with its ARG and ENV values expanded in each option value. */
+function parseSpecs(x: ExpandedRun): MountSpec[] {
+  const vars = new Map(x.env.map((kv) => {
+    const eq = kv.indexOf("=");
+    return [kv.slice(0, eq < 0 ? kv.length : eq), eq < 0 ? "" : kv.slice(eq + 1)] as [string, string];
+  }));
+  const lex = new ShellLex();
   try {
-    return parseMountSpecs(raw);
+    return parseMountSpecs(x.mounts, "", x.mounts.some((m) => m.includes("$")) ? (v) => lex.processWord(v, vars) : undefined);
   } catch (e) {
     throw new KilnError((e as Error).message);
   }
@@ -273,7 +280,7 @@ export async function runKeyInputs(x: ExpandedRun, pc: { results: Map<number, { 
   }
   let specs: MountSpec[];
   try {
-    specs = parseMountSpecs(x.mounts);
+    specs = parseSpecs(x);
   } catch {
     return { mountFrom }; // reported with its line when the RUN runs
   }

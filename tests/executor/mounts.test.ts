@@ -254,7 +254,8 @@ describe("RUN --mount=type=tmpfs and type=ssh", () => {
     await new Promise<void>((r) => server.listen(agent, r));
     try {
       const ctx = context("tmpfs-ssh", `FROM ${busybox}
-RUN --mount=type=tmpfs,target=/scratch,size=8m sh -c 'grep " /scratch " /proc/mounts | cut -d" " -f3,4 > /tmpfs-info; echo TMPFS$((6*7))BYTES > /scratch/f'
+ARG SCRATCH=/scratch
+RUN --mount=type=tmpfs,target=$SCRATCH,size=8m sh -c 'grep " /scratch " /proc/mounts | cut -d" " -f3,4 > /tmpfs-info; echo TMPFS$((6*7))BYTES > /scratch/f'
 RUN --mount=type=ssh sh -c 'test -S "$SSH_AUTH_SOCK" && stat -c "%a $SSH_AUTH_SOCK" "$SSH_AUTH_SOCK" > /ssh-info'
 `);
       const ref = `${reg.host}/mounts/tmpfs-ssh:1`;

@@ -2,6 +2,7 @@
 // aliases (target/dst/destination, source/src, ro/readonly, rw/readwrite), the default type
 // (bind) and each type's documented defaults.
 import { describe, expect, test } from "bun:test";
+import { ShellLex } from "../../src/dockerfile/lexer.ts";
 import { parseMountSpec, parseMountSpecs, parseSize, splitCsv } from "../../src/dockerfile/mount-spec.ts";
 
 describe("parseMountSpec", () => {
@@ -39,6 +40,13 @@ describe("parseMountSpec", () => {
   test("ssh: id default, target /run/buildkit/ssh_agent.N, mode 0600", () => {
     expect(parseMountSpec("type=ssh")).toEqual({ type: "ssh", id: "default", target: "/run/buildkit/ssh_agent.0", required: false, mode: 0o600, uid: 0, gid: 0 });
     expect(parseMountSpecs(["type=ssh", "type=ssh,id=other"], "Dockerfile:2").map((s) => s.target)).toEqual(["/run/buildkit/ssh_agent.0", "/run/buildkit/ssh_agent.1"]);
+  });
+
+  test("option values take variables (the caller's expander); from= does not (resolved with the global ARGs)", () => {
+    const lex = new ShellLex();
+    const vars = new Map([["DIR", "/root/.npm"], ["S", "build"]]);
+    expect(parseMountSpec("type=cache,target=$DIR,sharing=locked", 0, (v) => lex.processWord(v, vars))).toMatchObject({ target: "/root/.npm", id: "/root/.npm" });
+    expect(parseMountSpec("from=$S,target=/x", 0, (v) => lex.processWord(v, vars))).toMatchObject({ from: "$S" });
   });
 
   test("CSV quoting as Go's encoding/csv", () => {
