@@ -18,6 +18,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
 import { createWorkspace } from "./workspace.ts";
+import { directiveWarnings } from "./directives.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
 import { parsePlatform } from "../dockerfile/platform.ts";
 
@@ -46,6 +47,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
   try {
     const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
+    for (const w of directiveWarnings(ast.directives, ctx.dockerfileName)) log.warn(w);
     const platform: PlatformSpec | undefined = opts.customPlatform ? parsePlatform(opts.customPlatform) : undefined;
     const plan = planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform });
     const client = new RegistryClient({

@@ -331,3 +331,13 @@ describe("bad --mount input", () => {
     expect(r.log).toContain(`flag --allow: "everything": unknown entitlement`);
   });
 });
+
+describe("directives in a build", () => {
+  test("# syntax= of an external frontend and # check= are warned about; the build goes on", async () => {
+    const ctx = context("directives", `# syntax=example.com/custom/frontend:2\n# check=error=true\nFROM ${busybox}\nRUN true\n`);
+    const r = await kiln(["-c", ctx, "--no-push"]);
+    expect(r.code).toBe(0);
+    expect(r.log).toContain("# syntax=example.com/custom/frontend:2: external frontends are not run; kiln builds with its built-in Dockerfile frontend");
+    expect(r.log).toContain("# check=error=true: kiln runs no build checks");
+  });
+});
