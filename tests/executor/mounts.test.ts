@@ -28,9 +28,10 @@ beforeAll(async () => {
 });
 
 /** kiln build (async: the network test serves HTTP from this process while kiln runs). */
-function kiln(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; log: string }> {
+function kiln(args: string[], env: Record<string, string> = {}, runtime: "bun" | "deno" = "bun"): Promise<{ code: number | null; log: string }> {
+  const cmd = runtime === "bun" ? [join(root, "node_modules", ".bin", "bun"), join(root, "mod.ts")] : [join(root, "node_modules", ".bin", "deno"), "run", "-A", join(root, "mod.ts")];
   return new Promise((resolve) => {
-    const p = spawn(join(root, "node_modules", ".bin", "bun"), [join(root, "mod.ts"), "build", "--cache-mount-dir", cacheMounts, ...args], {
+    const p = spawn(cmd[0]!, [...cmd.slice(1), "build", "--cache-mount-dir", cacheMounts, ...args], {
       cwd: root, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"],
     });
     let log = "";
@@ -339,5 +340,33 @@ describe("directives in a build", () => {
     expect(r.code).toBe(0);
     expect(r.log).toContain("# syntax=example.com/custom/frontend:2: external frontends are not run; kiln builds with its built-in Dockerfile frontend");
     expect(r.log).toContain("# check=error=true: kiln runs no build checks");
+  });
+});
+
+describe("on Deno", () => {
+  test("every mount type and --network=none in one build", async () => {
+    const agent = join(tmp, "deno-agent.sock");
+    const server = createNetServer((c) => c.end());
+    await new Promise<void>((r) => server.listen(agent, r));
+    const file = join(tmp, "deno-secret");
+    writeFileSync(file, "deno-s3cr3t-Jx2");
+    try {
+      const ctx = context("deno", `FROM ${busybox} AS other
+RUN echo other-stage > /o
+FROM ${busybox}
+RUN --mount=type=cache,id=deno-${Date.now()},target=/c --mount=type=secret,id=s,target=/s --mount=type=tmpfs,target=/t \\
+    --mount=from=other,source=/o,target=/o --mount=source=in,target=/in,rw --mount=type=ssh --network=none \\
+    sh -c 'echo x > /c/f && echo y > /in/z && cat /s | wc -c > /r && cat /o >> /r && test -S $SSH_AUTH_SOCK && echo ssh-ok >> /r'
+`, { "in/a": "a" });
+      const ref = `${reg.host}/mounts/deno:1`;
+      const r = await kiln(["-c", ctx, "-d", ref, "--secret", `id=s,src=${file}`, "--ssh", `default=${agent}`], {}, "deno");
+      if (r.code !== 0) throw new Error(r.log);
+      const p = await pushed(ref);
+      expect(p.files.get("r")).toBe("15\nother-stage\nssh-ok\n");
+      expect(p.names.filter((n) => /^(c|s|t|o|in|run)(\/|$)/.test(n))).toEqual([]);
+      expect(p.raw).not.toContain("deno-s3cr3t");
+    } finally {
+      server.close();
+    }
   });
 });
