@@ -68,6 +68,8 @@ export async function planRunMounts(x: ExpandedRun, mc: MountContext): Promise<P
   const froms = fromRefs(specs, x.mountFrom);
   const mounts: RunMount[] = [];
   const releases: (() => void)[] = [];
+  /** Cache ids this RUN already opened: a second mount of one id shares it (and its lock). */
+  const opened = new Map<string, string>();
   const release = () => {
     for (const r of releases.splice(0).reverse()) r();
   };
@@ -82,7 +84,8 @@ export async function planRunMounts(x: ExpandedRun, mc: MountContext): Promise<P
         }
         case "cache": {
           const seed = s.from ? sourceIn(await rootOf(mc, froms[i]!, s.from), s.source, s.from) : undefined;
-          const dir = await openCacheDir(cacheMountRoot(mc.opts), s, seed, mc.scratch, releases);
+          const dir = opened.get(s.id) ?? (await openCacheDir(cacheMountRoot(mc.opts), s, seed, mc.scratch, releases));
+          opened.set(s.id, dir);
           mounts.push({ kind: "bind", source: dir, target: target!, readonly: s.readonly });
           break;
         }
@@ -220,7 +223,7 @@ function tryLock(path: string): boolean {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
   }
   const pid = Number(readFileSafe(path).trim());
-  if (pid > 0 && pid !== process.pid && alive(pid)) return false;
+  if (pid > 0 && alive(pid)) return false;
   rmSync(path, { force: true });
   return tryLock(path);
 }
