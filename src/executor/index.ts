@@ -19,6 +19,7 @@ import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
 import { createWorkspace } from "./workspace.ts";
 import { directiveWarnings } from "./directives.ts";
+import { cacheMountRoot } from "./run-mounts.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
 import { parsePlatform } from "../dockerfile/platform.ts";
 
@@ -69,7 +70,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
     if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
     const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log) : undefined;
     const report: StepReport[] = [];
-    const inContainer = opts.root === "/" ? { stage: plan.target, ignore: inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }) } : undefined;
+    const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
     if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
     try {
       for (const [i, index] of plan.order.entries()) {
