@@ -4,11 +4,12 @@
 // Secrets stay references (a file or an environment variable): their values are read by the run
 // helper on its private tmpfs and never pass through a key, a log line or the image.
 import { createHash } from "node:crypto";
-import { closeSync, cpSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, chownSync, chmodSync } from "node:fs";
+import { closeSync, cpSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, chownSync, chmodSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, posix } from "node:path";
+import { join, posix, relative } from "node:path";
 import { parseMountSpecs, type CacheSpec, type MountSpec } from "../dockerfile/mount-spec.ts";
 import type { ExpandedRun, StageRef } from "../dockerfile/index.ts";
+import type { IgnoreMatcher } from "../dockerfile/dockerignore.ts";
 import { ShellLex } from "../dockerfile/lexer.ts";
 import type { NetworkMode, RunMount } from "../run/index.ts";
 import { resolveInRoot } from "../run/root-path.ts";
@@ -22,6 +23,8 @@ import type { BuildOptions, RunMountOptions } from "./options.ts";
 export interface MountContext {
   /** Host directory of the build context. */
   contextDir: string;
+  /** The context's .dockerignore: a bind of the context shows what COPY would see, as in BuildKit. */
+  ignore?: IgnoreMatcher;
   /** Absolute WORKDIR: relative targets are below it (as BuildKit). */
   cwd: string;
   /** Host root of a stage's or image's filesystem (unpacked on demand). */
@@ -79,7 +82,9 @@ export async function planRunMounts(x: ExpandedRun, mc: MountContext): Promise<P
       switch (s.type) {
         case "bind": {
           const root = s.from ? await rootOf(mc, froms[i]!, s.from) : mc.contextDir;
-          mounts.push({ kind: "bind", source: sourceIn(root, s.source, s.from), target: target!, readonly: !s.readwrite, discardWrites: s.readwrite });
+          let source = sourceIn(root, s.source, s.from);
+          if (!s.from && mc.ignore) source = filteredContext(mc.contextDir, source, mc.ignore, join(mc.scratch, `bind-${process.pid}-${Date.now()}-${i}`), releases);
+          mounts.push({ kind: "bind", source, target: target!, readonly: !s.readwrite, discardWrites: s.readwrite });
           break;
         }
         case "cache": {
@@ -146,6 +151,36 @@ function parseSpecs(x: ExpandedRun): MountSpec[] {
 function fromRefs(specs: MountSpec[], refs: StageRef[]): (StageRef | undefined)[] {
   let k = 0;
   return specs.map((s) => ("from" in s && s.from ? refs[k++] : undefined));
+}
+
+/**
+ * A context source as COPY sees it: the directory itself when .dockerignore excludes nothing in
+ * it, else a copy without the excluded files (removed after the RUN).
+ */
+function filteredContext(contextDir: string, source: string, ignore: IgnoreMatcher, copy: string, releases: (() => void)[]): string {
+  const rel = (p: string) => relative(contextDir, p);
+  if (rel(source) !== "" && ignore.matches(rel(source))) throw new KilnError(`RUN --mount: source ${rel(source)} is excluded by .dockerignore`);
+  if (ignore.patterns.length === 0 || !hasIgnored(source, rel, ignore)) return source;
+  releases.push(() => rmSync(copy, { recursive: true, force: true }));
+  cpSync(source, copy, {
+    recursive: true, preserveTimestamps: true, verbatimSymlinks: true,
+    filter: (src) => {
+      const r = rel(src);
+      if (r === "" || !ignore.matches(r)) return true;
+      return lstatOrNull(src)?.isDirectory() === true && !ignore.canSkipDir(r);
+    },
+  });
+  return copy;
+}
+
+function hasIgnored(dir: string, rel: (p: string) => string, ignore: IgnoreMatcher): boolean {
+  const st = lstatOrNull(dir);
+  if (!st?.isDirectory()) return false;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (ignore.matches(rel(p)) || hasIgnored(p, rel, ignore)) return true;
+  }
+  return false;
 }
 
 /** A path inside a source root, symlinks followed inside it (never out of it), and it must exist. */
@@ -292,6 +327,8 @@ export async function runKeyInputs(x: ExpandedRun, pc: { results: Map<number, { 
     if (s.type !== "bind" || s.from) continue;
     const entries = await describeSources({
       rootfs: "", sourceRoot: pc.ctx.dir, ignore: pc.ctx.ignore, sources: [s.source.replace(/^\/+/, "") || "."], dest: "/", workdir: "/", isAdd: false,
+    }).catch((e: Error) => {
+      throw new KilnError(`RUN --mount: ${e.message.replace(/^COPY failed: /, "")}`);
     });
     for (const e of entries) sources.push({ ...e, path: `${s.target}\0${e.path}` });
   }

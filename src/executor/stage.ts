@@ -268,7 +268,7 @@ export class StageBuilder {
     const rootfs = await this.ensureRootfs();
     const cwd = this.state.config.WorkingDir || "/";
     const planned = await planRunMounts(x, {
-      contextDir: this.env.ctx.dir, cwd, opts: this.env.opts, scratch: this.env.ws.dir, warn: (m) => log.warn(m),
+      contextDir: this.env.ctx.dir, ignore: this.env.ctx.ignore, cwd, opts: this.env.opts, scratch: this.env.ws.dir, warn: (m) => log.warn(m),
       rootOf: (r) => ("stage" in r ? this.stageRootfs(r.stage) : this.imageRootfs(r.image)),
     });
     const { argv, cleanup: cleanupInline } = writeInlineFiles(rootfs, x.files, x.argv);

@@ -3,9 +3,10 @@
 // private or locked. private creates a new mount if there are multiple writers. locked pauses the
 // second writer until the first one releases the mount").
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { IgnoreMatcher } from "../../src/dockerfile/dockerignore.ts";
 import type { ExpandedRun } from "../../src/dockerfile/index.ts";
 import { cacheMountRoot, planRunMounts, type MountContext } from "../../src/executor/run-mounts.ts";
 
@@ -36,6 +37,22 @@ describe("planRunMounts", () => {
       { kind: "bind", source: join(stageDir, "out"), target: "/from-arg", readonly: true, discardWrites: false },
     ]);
     p.release();
+  });
+
+  test("a bind of the context shows what COPY sees: .dockerignore'd files are left out, an ignored source is an error", async () => {
+    writeFileSync(join(ctxDir, "sub", "ignored.log"), "no");
+    const ignore = IgnoreMatcher.fromText("*/*.log\nhidden\n");
+    const p = await planRunMounts(run(["target=/src"]), mc({ ignore }));
+    const src = (p.mounts[0] as { source: string }).source;
+    expect(src).not.toBe(ctxDir);
+    expect(readdirSync(join(src, "sub")).sort()).toEqual(["f"]);
+    p.release();
+    expect(() => statSync(src)).toThrow();
+    const untouched = await planRunMounts(run(["source=sub/f,target=/f"]), mc({ ignore }));
+    expect((untouched.mounts[0] as { source: string }).source).toBe(join(ctxDir, "sub", "f"));
+    mkdirSync(join(ctxDir, "hidden"), { recursive: true });
+    await expect(planRunMounts(run(["source=hidden,target=/h"]), mc({ ignore }))).rejects.toThrow("RUN --mount: source hidden is excluded by .dockerignore");
+    rmSync(join(ctxDir, "sub", "ignored.log"));
   });
 
   test("a bind source that does not exist names it and where it was looked for", async () => {
