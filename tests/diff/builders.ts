@@ -104,7 +104,7 @@ async function removeStore(store: string, g: string[]): Promise<void> {
 export async function buildWithKiln(c: Case, env: DiffEnv, work: string): Promise<Built> {
   const t0 = Date.now();
   const kiln = (cc: Case, out: string[], extra: Record<string, string>) =>
-    run(BUN, ["mod.ts", "build", "--context", cc.dir, "--dockerfile", "Dockerfile", ...out, ...buildArgs(cc, env, extra), ...secretArgs(cc), ...(cc.target ? ["--target", cc.target] : []), "--insecure-registry", env.registry], { cwd: REPO });
+    run(BUN, ["mod.ts", "build", "--context", cc.dir, "--dockerfile", "Dockerfile", ...out, ...buildArgs(cc, env, extra), ...secretArgs(cc), ...(cc.target ? ["--target", cc.target] : []), "--insecure-registry", env.registry, "--cache-mount-dir", join(work, "kiln-cache-mounts")], { cwd: REPO });
   const extra: Record<string, string> = {};
   if (c.parent) {
     const ref = `${env.registry}/diff/${c.name}-parent-kiln:latest`;
