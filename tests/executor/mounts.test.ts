@@ -190,7 +190,7 @@ FROM ${busybox}
 RUN --mount=target=/src cat /src/pkg/data.txt > /ctx-read && (touch /src/x 2>/dev/null && echo rw > /ctx-ro || echo ro > /ctx-ro)
 RUN --mount=type=bind,from=build,source=/out,target=/mnt/build cat /mnt/build/artifact > /stage-read
 RUN --mount=type=bind,from=${busybox},source=/bin,target=/usr/local/img-bin test -x /usr/local/img-bin/busybox && echo ran > /image-read
-RUN --mount=type=bind,source=pkg,target=/w,rw sh -c 'echo changed > /w/data.txt && cat /w/data.txt > /rw-read'
+RUN --mount=type=bind,source=pkg,target=/w,rw sh -c 'echo changed > /w/data.txt && echo new > /w/new.txt && cat /w/data.txt > /rw-read'
 `, { "pkg/data.txt": "context-data\n" });
     const ref = `${reg.host}/mounts/bind:1`;
     const r = await kiln(["-c", ctx, "-d", ref]);
@@ -203,6 +203,7 @@ RUN --mount=type=bind,source=pkg,target=/w,rw sh -c 'echo changed > /w/data.txt 
     expect(p.files.get("rw-read")).toBe("changed\n");
     expect(p.names.filter((n) => /^(src|mnt|w|usr)(\/|$)/.test(n))).toEqual([]);
     expect(Bun.file(join(ctx, "pkg", "data.txt")).size).toBe("context-data\n".length);
+    expect(readdirSync(join(ctx, "pkg"))).toEqual(["data.txt"]);
   });
 
   test("a bind from an unknown stage: a clear error with the line, nothing pushed", async () => {
