@@ -7,6 +7,7 @@ import { parsePlatformFlag } from "../image/platform.ts";
 import { parseReference } from "../image/reference.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { UsageError } from "../util/errors.ts";
+import { runMountOptions } from "./run-mount-flags.ts";
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -48,6 +49,10 @@ export function buildCommand(run: (opts: BuildOptions) => Promise<void>, name = 
     .option("--compression-level <n>", "compression level", (v) => parseIntFlag("compression-level", v))
     .option("--ignore-path <path>", "never snapshot this path (repeatable)", collect, [] as string[])
     .option("--keep-sync", "let RUN commands' fsync/sync reach the disk (default: answered at once, a build keeps only its layers)", false)
+    .option("--secret <id=ID,src=FILE|env=VAR>", "a secret for RUN --mount=type=secret (repeatable)", collect, [] as string[])
+    .option("--ssh <id=SOCKET>", "an ssh-agent socket for RUN --mount=type=ssh, e.g. default=$SSH_AUTH_SOCK (repeatable)", collect, [] as string[])
+    .addOption(new Option("--cache-mount-dir <dir>", "where RUN --mount=type=cache directories persist").env("KILN_CACHE_MOUNT_DIR"))
+    .option("--allow <entitlement>", "allow security.insecure (RUN --security=insecure) (repeatable)", collect, [] as string[])
     .addOption(new Option("--root <dir>", "build inside this directory (/ means in-container mode, needs --force outside a container)").env("KILN_ROOT"))
     .option("--force", "allow --root / outside a container", false)
     .option("--custom-platform <os/arch>", "platform to build for (must match the host for RUN)")
@@ -128,6 +133,7 @@ export function toBuildOptions(o: RawBuildFlags): BuildOptions {
     verbosity: o.verbosity,
     logFormat: o.logFormat === "json" ? "json" : "text",
     customPlatform: o.customPlatform,
+    ...runMountOptions(o),
   };
 }
 

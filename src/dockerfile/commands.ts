@@ -5,6 +5,7 @@ import type { Heredoc, Instruction } from "./ast.ts";
 import { INSTRUCTION_FLAGS, parseFlags, type FlagValues } from "./flags.ts";
 import { parseGoDuration } from "./go-duration.ts";
 import { parseHeredocWord } from "./heredoc.ts";
+import { parseMountSpecs } from "./mount-spec.ts";
 
 export interface ArgDecl {
   key: string;
@@ -236,7 +237,6 @@ export function parseCommand(ins: Instruction): Command {
 
 const NETWORKS = new Set(["default", "none", "host"]);
 const SECURITY = new Set(["sandbox", "insecure"]);
-const MOUNT_TYPES = new Set(["bind", "cache", "tmpfs", "secret", "ssh"]);
 
 // The values BuildKit accepts for RUN's flags; anything else is a typo worth stopping on.
 function checkRunFlags(flags: FlagValues): void {
@@ -244,12 +244,8 @@ function checkRunFlags(flags: FlagValues): void {
   if (network !== undefined && !network.includes("$") && !NETWORKS.has(network)) throw new Error(`network mode "${network}" not supported (use default, none or host)`);
   const security = flags.security as string | undefined;
   if (security !== undefined && !security.includes("$") && !SECURITY.has(security)) throw new Error(`security mode "${security}" not supported (use sandbox or insecure)`);
-  for (const m of (flags.mount as string[] | undefined) ?? []) {
-    for (const field of m.split(",")) {
-      const [k, v] = field.split("=", 2) as [string, string | undefined];
-      if (k.trim().toLowerCase() === "type" && v !== undefined && !v.includes("$") && !MOUNT_TYPES.has(v.trim().toLowerCase())) {
-        throw new Error(`unsupported mount type "${v}" in --mount=${m}`);
-      }
-    }
-  }
+  // Every type and option, with BuildKit's names (mount-spec.ts); values with variables are checked when run.
+  const mounts = ((flags.mount as string[] | undefined) ?? []).filter((m) => !m.includes("$"));
+  if (mounts.length > 0) parseMountSpecs(mounts);
+
 }

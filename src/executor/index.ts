@@ -19,6 +19,8 @@ import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
 import { createWorkspace } from "./workspace.ts";
 import { checkBuildPushAccess } from "./push-check.ts";
+import { directiveWarnings } from "./directives.ts";
+import { cacheMountRoot } from "./run-mounts.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
 import { parsePlatformFlag } from "../image/platform.ts";
 import { platformSpec } from "../dockerfile/platform.ts";
@@ -48,6 +50,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
   try {
     const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
+    for (const w of directiveWarnings(ast.directives, ctx.dockerfileName)) log.warn(w);
     const platform: PlatformSpec | undefined = opts.customPlatform ? platformSpec(parsePlatformFlag("--custom-platform", opts.customPlatform, { build: true })) : undefined;
     const plan = planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform, skipUnusedStages: opts.skipUnusedStages });
     const client = new RegistryClient({
@@ -80,7 +83,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
     if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
     const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log) : undefined;
     const report: StepReport[] = [];
-    const inContainer = opts.root === "/" ? { stage: plan.target, ignore: inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }) } : undefined;
+    const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
     if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
     try {
       for (const [i, index] of plan.order.entries()) {

@@ -5,7 +5,7 @@ export type LogFormat = "text" | "json";
 export type ImageFormat = "oci" | "docker";
 export type Compression = "gzip" | "zstd" | "none";
 
-export interface BuildOptions {
+export interface BuildOptions extends RunMountOptions {
   /** Build context: a directory path (also given as dir://PATH), a .tar/.tar.gz file, or "tar://stdin". */
   context: string;
   /** Dockerfile path: absolute, relative to the context, or "-" for stdin. */
@@ -87,3 +87,18 @@ export interface BuildOptions {
   logTimestamp?: boolean;
 }
 
+
+/** Where a build secret's value comes from (--secret id=ID,src=FILE or id=ID,env=VAR). */
+export type SecretSource = { file: string } | { env: string };
+
+/** RUN --mount and --network inputs (issue 16), kept apart from the kaniko fields above. */
+export interface RunMountOptions {
+  /** --secret: values for RUN --mount=type=secret, by id; never logged, keyed, cached or stored. */
+  secrets?: Record<string, SecretSource>;
+  /** --ssh ID=SOCKET: ssh-agent sockets for RUN --mount=type=ssh, by id. */
+  ssh?: Record<string, string>;
+  /** --cache-mount-dir (env KILN_CACHE_MOUNT_DIR): where RUN --mount=type=cache directories persist. */
+  cacheMountDir?: string;
+  /** --allow: entitlements; "security.insecure" permits RUN --security=insecure. */
+  allow?: string[];
+}

@@ -18,6 +18,7 @@ import type { BuildContext } from "./context.ts";
 import { unpackLayers, type ImageResolver } from "./images.ts";
 import { INLINE_DIR, makeDirs, writeInlineFiles } from "./rootfs-ops.ts";
 import type { BuildOptions } from "./options.ts";
+import { planRunMounts } from "./run-mounts.ts";
 import type { Workspace } from "./workspace.ts";
 
 /** What a finished stage leaves for later stages and for the output. */
@@ -264,8 +265,12 @@ export class StageBuilder {
 
   private async run(x: ExpandedRun): Promise<WrittenLayer | null> {
     const { log } = this.env;
-    if (x.mounts.length > 0) log.warn(`${this.prefix} RUN --mount is not supported yet; running without: ${x.mounts.join(" ")}`);
     const rootfs = await this.ensureRootfs();
+    const cwd = this.state.config.WorkingDir || "/";
+    const planned = await planRunMounts(x, {
+      contextDir: this.env.ctx.dir, ignore: this.env.ctx.ignore, cwd, opts: this.env.opts, scratch: this.env.ws.dir, warn: (m) => log.warn(m),
+      rootOf: (r) => ("stage" in r ? this.stageRootfs(r.stage) : this.imageRootfs(r.image)),
+    });
     const { argv, cleanup: cleanupInline } = writeInlineFiles(rootfs, x.files, x.argv);
     const env = [...x.env, ...Object.entries(x.proxyEnv).map(([k, v]) => `${k}=${v}`)];
     const step = `${this.prefix}`;
@@ -275,17 +280,20 @@ export class StageBuilder {
         rootfs,
         argv,
         env,
-        cwd: this.state.config.WorkingDir || "/",
+        cwd,
         user: this.state.config.User || undefined,
         onOutput: (chunk) => log.output(step, chunk),
         warn: (m) => log.warn(m),
         signal: interrupted,
         tmpDir: this.env.ws.dir,
         keepSync: this.env.opts.keepSync,
+        mounts: planned.mounts,
+        network: planned.network,
       });
       if (!res.syncSuppressed && !this.env.opts.keepSync) log.debug(`${step} fsync runs for real: ${res.syncReason ?? "no filter"}`);
     } finally {
       cleanupInline();
+      planned.release();
     }
     if (res.exitCode !== 0) {
       const shown = x.json ? JSON.stringify(x.args) : x.args.join(" ");

@@ -10,6 +10,7 @@ import type { BuildContext } from "./context.ts";
 import { describeSources } from "./copy/index.ts";
 import type { CopySpec, SourceEntry } from "./copy/types.ts";
 import type { ImageResolver } from "./images.ts";
+import { runKeyInputs } from "./run-mounts.ts";
 import type { CacheUse, StageResult } from "./stage.ts";
 
 /** A step after expansion, with the config it sees and its cache key. */
@@ -65,6 +66,7 @@ export async function planSteps(pc: PlanContext, instructions: Instruction[], st
         sources: extra.sources,
         fromStageKey: extra.fromStageKey,
         fromImageDigest: extra.fromImageDigest,
+        mountFrom: extra.mountFrom,
       });
     }
     const step: Step = { ins, x, before, key, fsStep, cacheable };
@@ -77,7 +79,8 @@ export async function planSteps(pc: PlanContext, instructions: Instruction[], st
   return { steps, after, state };
 }
 
-async function keyInputs(pc: PlanContext, x: Expanded, state: ConfigState): Promise<{ sources?: SourceEntry[]; fromStageKey?: string; fromImageDigest?: string; unpinned?: boolean }> {
+async function keyInputs(pc: PlanContext, x: Expanded, state: ConfigState): Promise<{ sources?: SourceEntry[]; fromStageKey?: string; fromImageDigest?: string; mountFrom?: string[]; unpinned?: boolean }> {
+  if (x.kind === "run") return runKeyInputs(x, pc);
   if (x.kind !== "copy" && x.kind !== "add") return {};
   if (x.fromRef && "stage" in x.fromRef) {
     const r = pc.results.get(x.fromRef.stage);

@@ -9,6 +9,7 @@ import { exit } from "../runtime/index.ts";
 import * as libc from "../runtime/libc.ts";
 import { DEFAULT_PATH, envValue, lookPath } from "./exec-path.ts";
 import { setupMounts } from "./mounts.ts";
+import { setupRunMounts } from "./run-mounts.ts";
 import { HELPER_SPEC_ENV, type HelperSpec, type HelperStatus } from "./protocol.ts";
 import { signalNumber } from "./signals.ts";
 import { syncFilterProgram } from "./sync-filter.ts";
@@ -42,9 +43,12 @@ async function run(spec: HelperSpec, report: (s: HelperStatus) => void): Promise
   const warnings: string[] = [];
   let mountsUsed = false;
   let reason: string | undefined;
+  const isolated = spec.network === "none";
+  const needed = isolated || (spec.runMounts?.length ?? 0) > 0;
+  let extraEnv: string[] = [];
   if (spec.mounts) {
     try {
-      libc.unshare(libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC);
+      libc.unshare(libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | (isolated ? libc.CLONE_NEWNET : 0));
       mountsUsed = true;
     } catch (e) {
       reason = (e as Error).message;
@@ -52,8 +56,11 @@ async function run(spec: HelperSpec, report: (s: HelperStatus) => void): Promise
     if (mountsUsed) {
       setupMounts(spec.mounts, (w) => warnings.push(w));
       if (spec.hostname) libc.sethostname(spec.hostname);
+      if (isolated) libc.interfaceUp("lo");
+      if (spec.runMounts?.length) extraEnv = setupRunMounts(spec.runMounts, spec.scratchDir!);
     }
   }
+  if (needed && !mountsUsed) throw new Error(`RUN --mount and --network=none need mount and network namespaces: ${reason ?? "kiln lacks CAP_SYS_ADMIN"}`);
   try {
     libc.chroot(spec.rootfs);
   } catch (e) {
@@ -77,7 +84,7 @@ async function run(spec: HelperSpec, report: (s: HelperStatus) => void): Promise
     process.stderr.write(`kiln: exec: "${file}": executable file not found in $PATH\n`);
     exit(127);
   }
-  const env = Object.fromEntries(spec.env.map((kv) => {
+  const env = Object.fromEntries([...spec.env, ...extraEnv].map((kv) => {
     const i = kv.indexOf("=");
     return i < 0 ? [kv, ""] : [kv.slice(0, i), kv.slice(i + 1)];
   }));

@@ -1,7 +1,8 @@
 // Mount points the runner needs but the rootfs may lack (/proc, /etc/hosts, ...). They are created
 // on the host side before the helper starts and removed after the step (restoring the parent's
 // mtime), so they never show up in the layer snapshot.
-import { closeSync, lstatSync, mkdirSync, openSync, rmdirSync, statSync, unlinkSync, utimesSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, openSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import * as libc from "../runtime/libc.ts";
 import { dirname } from "node:path";
 
 interface Created {
@@ -11,7 +12,7 @@ interface Created {
 
 export class Placeholders {
   private created: Created[] = [];
-  private parents = new Map<string, { atime: Date; mtime: Date }>();
+  private parents = new Map<string, { atime: bigint; mtime: bigint }>();
 
   /**
    * Make sure `host` exists as a directory (dir) or a regular file (!dir). Returns false when
@@ -39,8 +40,8 @@ export class Placeholders {
 
   private remember(parent: string): void {
     if (this.parents.has(parent)) return;
-    const st = statSync(parent);
-    this.parents.set(parent, { atime: st.atime, mtime: st.mtime });
+    const st = statSync(parent, { bigint: true });
+    this.parents.set(parent, { atime: st.atimeNs, mtime: st.mtimeNs });
   }
 
   /** Remove what was created (a directory the command filled is left: that is a real change). */
@@ -54,7 +55,8 @@ export class Placeholders {
     this.created = [];
     for (const [p, t] of this.parents) {
       try {
-        utimesSync(p, t.atime, t.mtime);
+        // To the nanosecond: the snapshot compares mtimes exactly, and a parent off by 100 ns is a layer entry.
+        libc.setTimesNs(p, t.atime, t.mtime);
       } catch { /* removed by the command */ }
     }
     this.parents.clear();

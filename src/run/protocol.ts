@@ -19,6 +19,18 @@ export interface MountPlan {
   hosts?: BindMount;
 }
 
+/**
+ * A RUN --mount as the helper makes it; targets are host paths already resolved inside the rootfs
+ * (placeholders created by the runner). Secrets travel as references (a file to read or an
+ * environment variable of the helper), never as values: this spec is a file on disk.
+ */
+export type HelperMount =
+  | { kind: "bind"; source: string; target: string; readonly: boolean; /** rw bind: writes go to a throwaway layer */ discardWrites: boolean; dir: boolean }
+  | { kind: "tmpfs"; target: string; size?: number }
+  | { kind: "secret"; target?: string; env?: string; from: { file: string } | { env: string }; mode: number; uid: number; gid: number };
+
+export type NetworkMode = "default" | "none" | "host";
+
 export interface HelperSpec {
   rootfs: string;
   argv: string[];
@@ -33,6 +45,12 @@ export interface HelperSpec {
   /** Answer fsync and friends without syncing (sync-filter.ts). */
   suppressSync: boolean;
   statusFile: string;
+  /** RUN --mount, in mount order (parents before what is below them). */
+  runMounts?: HelperMount[];
+  /** "none": a new network namespace with only loopback up. */
+  network?: NetworkMode;
+  /** A directory of the runner's the helper may mount its private tmpfs on (secrets, rw binds). */
+  scratchDir?: string;
 }
 
 export type HelperStatus =

@@ -13,9 +13,10 @@ import { onCleanup } from "../util/cleanup.ts";
 import { KilnError } from "../util/errors.ts";
 import { DEFAULT_PATH, envValue } from "./exec-path.ts";
 import { Placeholders } from "./placeholders.ts";
-import { HELPER_ENV, HELPER_SPEC_ENV, type HelperSpec, type HelperStatus, type MountPlan } from "./protocol.ts";
+import { HELPER_ENV, HELPER_SPEC_ENV, type HelperMount, type HelperSpec, type HelperStatus, type MountPlan, type NetworkMode } from "./protocol.ts";
 import { resolveInRoot } from "./root-path.ts";
 import { signalNumber } from "./signals.ts";
+import { startSshProxy, type SshProxy } from "./ssh-proxy.ts";
 import { resolveUser } from "./users.ts";
 
 export interface RunSpec {
@@ -40,7 +41,18 @@ export interface RunSpec {
   warn?: (message: string) => void;
   /** Let the command's fsync/fdatasync/sync reach the disk (default: answered without syncing, see sync-filter.ts). */
   keepSync?: boolean;
+  /** RUN --mount, host side (src/executor/run-mounts.ts plans them); targets absolute inside the rootfs. */
+  mounts?: RunMount[];
+  /** RUN --network: "none" = own network namespace with only loopback; default and host share the host's. */
+  network?: NetworkMode;
 }
+
+/** One RUN --mount with host paths; its target is created when missing and removed again after the step. */
+export type RunMount =
+  | { kind: "bind"; source: string; target: string; readonly: boolean; /** rw: writes are thrown away */ discardWrites?: boolean }
+  | { kind: "tmpfs"; target: string; size?: number }
+  | { kind: "secret"; target?: string; env?: string; from: { file: string } | { env: string }; mode: number; uid: number; gid: number }
+  | { kind: "ssh"; agent: string; target: string; mode: number; uid: number; gid: number };
 
 export interface RunResult {
   exitCode: number;
@@ -74,6 +86,9 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
     if (spec.signal.reason instanceof KilnError) throw spec.signal.reason;
     return { exitCode: 143, mountsUsed: false, syncSuppressed: false };
   }
+  checkNoNul(spec.argv, spec.env);
+  const needsNamespaces = (spec.mounts?.length ?? 0) > 0 || spec.network === "none";
+  if (needsNamespaces && !hasCapability(CAP_SYS_ADMIN)) throw new KilnError("RUN --mount and --network=none need mount namespaces: run kiln as root (CAP_SYS_ADMIN)");
   const rootfs = spec.rootfs.replace(/\/+$/, "") || "/";
   const user = resolveUser(rootfs, spec.user);
   const env = [...spec.env];
@@ -84,13 +99,19 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
   const tmp = mkdtempSync(join(spec.tmpDir ?? tmpdir(), "kiln-run-"));
   const placeholders = new Placeholders();
   let child: ChildProcess | undefined;
+  const proxies: SshProxy[] = [];
   const release = onCleanup(() => {
     if (child?.pid) killGroup(child.pid, "SIGKILL");
+    for (const p of proxies) p.close();
     placeholders.removeAll();
     rmSync(tmp, { recursive: true, force: true });
   });
   try {
     const mounts = hasCapability(CAP_SYS_ADMIN) ? prepareMounts(rootfs, tmp, placeholders, spec.hostname) : null;
+    const runMounts = await prepareRunMounts(rootfs, tmp, placeholders, spec.mounts ?? [], proxies);
+    const ssh = (spec.mounts ?? []).find((m) => m.kind === "ssh");
+    // As BuildKit: the first ssh mount is the agent unless the build set SSH_AUTH_SOCK itself.
+    if (ssh && envValue(env, "SSH_AUTH_SOCK") === undefined) env.push(`SSH_AUTH_SOCK=${ssh.target}`);
     const helperSpec: HelperSpec = {
       rootfs,
       argv: spec.argv,
@@ -103,6 +124,9 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
       mounts,
       suppressSync: spec.keepSync !== true,
       statusFile: join(tmp, "status"),
+      runMounts,
+      network: spec.network,
+      scratchDir: tmp,
     };
     const started = startHelper(helperSpec, join(tmp, "spec.json"), spec.onOutput !== undefined, () => placeholders.removeAll());
     child = started.child;
@@ -170,6 +194,43 @@ function prepareMounts(rootfs: string, tmp: string, placeholders: Placeholders, 
     if (target) plan.resolvConf = { source: copy, target };
   }
   return plan;
+}
+
+/** argv and env go to execve as C strings: a NUL byte cannot be carried (the runtimes' own messages say less). */
+function checkNoNul(argv: string[], env: string[]): void {
+  const arg = argv.findIndex((a) => a.includes("\0"));
+  if (arg >= 0) throw new KilnError(`RUN: the command contains a NUL byte (in argument ${arg + 1}); a command line cannot carry one`);
+  const kv = env.find((e) => e.includes("\0"));
+  if (kv !== undefined) throw new KilnError(`RUN: the environment variable ${kv.split("=")[0]!.replace(/\0/g, "\\0")} contains a NUL byte; an environment cannot carry one`);
+}
+
+/**
+ * Placeholders for the RUN's own mounts (sorted so a parent is mounted before what is below it),
+ * and the helper's view of them. ssh mounts get a forwarding socket of the runner's.
+ */
+async function prepareRunMounts(rootfs: string, tmp: string, placeholders: Placeholders, mounts: RunMount[], proxies: SshProxy[]): Promise<HelperMount[]> {
+  const out: HelperMount[] = [];
+  const sorted = [...mounts].sort((a, b) => depth(a.target) - depth(b.target));
+  for (const [i, m] of sorted.entries()) {
+    if (m.kind === "secret" && !m.target) {
+      out.push({ ...m, target: undefined });
+      continue;
+    }
+    const dir = m.kind === "tmpfs" || (m.kind === "bind" && isDir(m.source));
+    const target = resolveInRoot(rootfs, posix.resolve("/", m.target!));
+    if (!placeholders.ensure(target, dir)) throw new KilnError(`RUN --mount: ${m.target} exists in the image and is not a ${dir ? "directory" : "file"}`);
+    if (m.kind === "ssh") {
+      const proxy = await startSshProxy(m.agent, join(tmp, `ssh${i}.sock`), m.mode, m.uid, m.gid);
+      proxies.push(proxy);
+      out.push({ kind: "bind", source: proxy.path, target, readonly: false, discardWrites: false, dir: false });
+    } else if (m.kind === "bind") out.push({ kind: "bind", source: m.source, target, readonly: m.readonly, discardWrites: m.discardWrites === true, dir });
+    else out.push({ ...m, target });
+  }
+  return out;
+}
+
+function depth(target: string | undefined): number {
+  return target === undefined ? -1 : posix.resolve("/", target).split("/").length;
 }
 
 /** Compiled kiln re-executes itself (mod.ts dispatches on KILN_RUN_HELPER); from source, run the helper entry directly. */

@@ -38,6 +38,7 @@ export const SYMBOLS = {
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], ret: "i32" },
   // Variadic too, for syscalls glibc has no wrapper for (seccomp).
   syscall: { args: ["u64", "u64", "u64", "u64"], ret: "isize" },
+  utimensat: { args: ["i32", "buf", "buf", "i32"], ret: "i32" },
 } satisfies Record<string, SymbolSpec>;
 export type SymbolName = keyof typeof SYMBOLS;
 
@@ -342,4 +343,47 @@ export function seccompFilter(program: Uint8Array): void {
   if (r === -1) throw libcError("seccomp", l.lastErrno());
   // With TSYNC, a positive result names a thread that could not take the filter.
   if (r !== 0) throw new Error(`seccomp: thread ${r} could not be synchronized`);
+}
+
+// Raw syscall numbers for bringing an interface up (glibc's socket/ioctl are not in SYMBOLS).
+const SYS_NR: Record<string, { socket: number; ioctl: number; close: number }> = {
+  x64: { socket: 41, ioctl: 16, close: 3 },
+  arm64: { socket: 198, ioctl: 29, close: 57 },
+};
+const SIOCGIFFLAGS = 0x8913n;
+const SIOCSIFFLAGS = 0x8914n;
+const IFF_UP = 0x1;
+
+/** Set interface `name` up in this thread's network namespace (`ip link set NAME up`): RUN --network=none's loopback. */
+export function interfaceUp(name: string): void {
+  const nr = SYS_NR[process.arch];
+  if (!nr) throw libcError("socket", 38, undefined, process.arch);
+  const l = lib();
+  const fd = l.call("syscall", [BigInt(nr.socket), 2n /* AF_INET */, 2n /* SOCK_DGRAM */, 0n]);
+  if (fd === -1) throw libcError("socket", l.lastErrno());
+  try {
+    // struct ifreq: char ifr_name[16]; then a union whose short ifr_flags sits at offset 16.
+    const ifr = new Uint8Array(40);
+    ifr.set(encoder.encode(name).subarray(0, 15));
+    if (l.call("syscall", [BigInt(nr.ioctl), BigInt(fd), SIOCGIFFLAGS, l.address(ifr)]) === -1) throw libcError("ioctl SIOCGIFFLAGS", l.lastErrno(), name);
+    const v = new DataView(ifr.buffer);
+    v.setUint16(16, v.getUint16(16, true) | IFF_UP, true);
+    if (l.call("syscall", [BigInt(nr.ioctl), BigInt(fd), SIOCSIFFLAGS, l.address(ifr)]) === -1) throw libcError("ioctl SIOCSIFFLAGS", l.lastErrno(), name);
+  } finally {
+    l.call("syscall", [BigInt(nr.close), BigInt(fd), 0n, 0n]);
+  }
+}
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+
+/** Set atime and mtime to the nanosecond (node's utimes goes through a double and loses the last digits). */
+export function setTimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+  const ts = new Uint8Array(32);
+  const v = new DataView(ts.buffer);
+  v.setBigInt64(0, atimeNs / 1_000_000_000n, true);
+  v.setBigInt64(8, atimeNs % 1_000_000_000n, true);
+  v.setBigInt64(16, mtimeNs / 1_000_000_000n, true);
+  v.setBigInt64(24, mtimeNs % 1_000_000_000n, true);
+  call("utimensat", [AT_FDCWD, cstr(path), ts, AT_SYMLINK_NOFOLLOW], path);
 }

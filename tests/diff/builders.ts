@@ -48,6 +48,11 @@ function buildArgs(c: Case, env: DiffEnv, extra: Record<string, string>): string
   return Object.entries(all).flatMap(([k, v]) => ["--build-arg", `${k}=${v.replace(/\{\{(\w+)\}\}/g, (_, n) => vars[n] ?? `{{${n}}}`)}`]);
 }
 
+/** --secret flags (same syntax for buildah and kiln). */
+function secretArgs(c: Case): string[] {
+  return Object.entries(c.secrets).flatMap(([id, file]) => ["--secret", `id=${id},src=${join(c.dir, file)}`]);
+}
+
 export interface Built {
   tree: Tree;
   config: RunConfig;
@@ -67,7 +72,7 @@ export async function buildWithBuildah(c: Case, env: DiffEnv, work: string, tamp
   const g = ["--root", join(store, "root"), "--runroot", join(store, "run"), "--storage-driver", STORAGE_DRIVER];
   // docker format: buildah's OCI configs drop HEALTHCHECK, SHELL and ONBUILD.
   const build = (cc: Case, tag: string, extra: Record<string, string>) =>
-    run("buildah", [...g, "build", "--format", "docker", "--isolation", "chroot", "--layers=false", "--tls-verify=false", ...buildArgs(cc, env, extra), ...(cc.target ? ["--target", cc.target] : []), "-f", join(cc.dir, cc.buildahDockerfile), "-t", tag, cc.dir]);
+    run("buildah", [...g, "build", "--format", "docker", "--isolation", "chroot", "--layers=false", "--tls-verify=false", ...buildArgs(cc, env, extra), ...secretArgs(cc), ...(cc.target ? ["--target", cc.target] : []), "-f", join(cc.dir, cc.buildahDockerfile), "-t", tag, cc.dir]);
   try {
     const extra: Record<string, string> = {};
     if (c.parent) {
@@ -99,7 +104,7 @@ async function removeStore(store: string, g: string[]): Promise<void> {
 export async function buildWithKiln(c: Case, env: DiffEnv, work: string): Promise<Built> {
   const t0 = Date.now();
   const kiln = (cc: Case, out: string[], extra: Record<string, string>) =>
-    run(BUN, ["mod.ts", "build", "--context", cc.dir, "--dockerfile", "Dockerfile", ...out, ...buildArgs(cc, env, extra), ...(cc.target ? ["--target", cc.target] : []), "--insecure-registry", env.registry], { cwd: REPO });
+    run(BUN, ["mod.ts", "build", "--context", cc.dir, "--dockerfile", "Dockerfile", ...out, ...buildArgs(cc, env, extra), ...secretArgs(cc), ...(cc.target ? ["--target", cc.target] : []), "--insecure-registry", env.registry, "--cache-mount-dir", join(work, "kiln-cache-mounts")], { cwd: REPO });
   const extra: Record<string, string> = {};
   if (c.parent) {
     const ref = `${env.registry}/diff/${c.name}-parent-kiln:latest`;

@@ -22,6 +22,8 @@ export interface Case {
   target?: string;
   /** buildah 1.28 (Debian bookworm) has no heredocs: such cases give it an equivalent Dockerfile */
   buildahDockerfile: string;
+  /** --secret id=ID,src=FILE for both builders: id → file in the case directory */
+  secrets: Record<string, string>;
 }
 
 export function loadCase(name: string): Case {
@@ -30,7 +32,7 @@ export function loadCase(name: string): Case {
   const spec = fs.existsSync(specFile) ? JSON.parse(fs.readFileSync(specFile, "utf8")) : {};
   const df = fs.readFileSync(join(dir, "Dockerfile"), "utf8");
   const covers = /^# covers: (.*)$/m.exec(df)?.[1] ?? "";
-  return { name, dir, covers, base: spec.base ?? "busybox", args: spec.args ?? {}, parent: spec.parent, target: spec.target, buildahDockerfile: spec.buildahDockerfile ?? "Dockerfile" };
+  return { name, dir, covers, base: spec.base ?? "busybox", args: spec.args ?? {}, parent: spec.parent, target: spec.target, buildahDockerfile: spec.buildahDockerfile ?? "Dockerfile", secrets: spec.secrets ?? {} };
 }
 
 /** Every case, sorted; a case that is only some other case's parent is still a case of its own. */
