@@ -2,8 +2,8 @@
 // … oci:DIR` and the oci: layer cache alike, so two kiln processes may write one layout at once:
 // blobs get their final name by rename only once complete and digest-checked, and index.json is
 // read, changed and renamed into place under a lock file.
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { once } from "node:events";
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { KilnError } from "../util/errors.ts";
@@ -69,22 +69,21 @@ export class OciLayoutWriter {
   }
 
   /** Store a streamed blob, checking size and digest on the way: a bad stream never becomes a blob. */
-  async putStream(digest: string, size: number, open: () => Promise<AsyncIterable<Uint8Array>>, where = digest): Promise<void> {
+  async putStream(digest: string, size: number, source: () => Promise<AsyncIterable<Uint8Array>>, where = digest): Promise<void> {
     checkDigest(digest, `blob digest for ${where}`);
     const path = blobPath(this.dir, digest);
     if (present(path, size)) return;
     mkdirSync(join(this.dir, "blobs", digestAlgorithm(digest)), { recursive: true });
     const tmp = tmpName(path);
-    const out = createWriteStream(tmp);
+    // A file handle, not a write stream: each write is done before the next, and nothing is
+    // still pending to land in the temp file after it has been removed on failure.
+    const out = await open(tmp, "wx");
     try {
-      for await (const chunk of verifyStream(await open(), digest, size, where)) {
-        if (!out.write(chunk)) await once(out, "drain");
-      }
-      out.end();
-      await once(out, "finish");
+      for await (const chunk of verifyStream(await source(), digest, size, where)) await out.write(chunk);
+      await out.close();
       renameSync(tmp, path);
     } catch (e) {
-      out.destroy();
+      await out.close().catch(() => {});
       rmSync(tmp, { force: true });
       throw e;
     }
