@@ -38,6 +38,8 @@ const UNSUPPORTED = ["containers-storage", "docker-daemon", "dir", "oci-archive"
 /** A trailing "@algorithm:hex" digest; any other "@" in a reference ends a user:password@ prefix. */
 const DIGEST_SUFFIX = /@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+/** What follows user:password@: a host (and port), then "/" or the end. */
+const HOST_START = /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:.]+\])(?::\d+)?(?:\/|$)/;
 const LAYOUT_PREFIX = /^(?:oci:|oci-layout:\/\/)/;
 
 /** The part of a value that is a registry reference, after its prefix (none in an oci: directory). */
@@ -56,7 +58,9 @@ function credentials(value: string): { prefix: string; rest: string } | undefine
   const part = referencePart(value);
   if (!part) return undefined;
   const at = part.ref.replace(DIGEST_SUFFIX, "").lastIndexOf("@");
-  return at < 0 ? undefined : { prefix: part.prefix, rest: part.ref.slice(at + 1) };
+  if (at < 0) return undefined;
+  const rest = part.ref.slice(at + 1);
+  return HOST_START.test(rest) ? { prefix: part.prefix, rest } : undefined;
 }
 
 /** The value as it may be printed: "user:pass@host/app" → "***@host/app". */
@@ -74,7 +78,7 @@ export function parseImageLocation(value: string, rules: LocationRules): ImageLo
   const accept = rules.accept ?? ALL;
   const shown = redactLocation(value);
   const fail = (why: string): KilnError => {
-    const message = `${rules.what}: ${shown}: ${why}`;
+    const message = `${rules.what}: ${shown.trim() ? shown : `"${shown}"`}: ${why}`;
     return rules.usage === false ? new KilnError(message) : new UsageError(message);
   };
   const loc = parse(value, rules, fail);
@@ -84,7 +88,8 @@ export function parseImageLocation(value: string, rules: LocationRules): ImageLo
 
 function parse(value: string, rules: LocationRules, fail: (why: string) => KilnError): ImageLocation {
   const accept = rules.accept ?? ALL;
-  if (!value.trim()) throw fail(`empty; want ${acceptedForms(accept, rules.repository)}`);
+  // An empty value where a reference may stand is left to the reference parser's message.
+  if (!value.trim() && !accept.includes("registry")) throw fail(`empty; want ${acceptedForms(accept, rules.repository)}`);
   if (credentials(value)) {
     throw fail("credentials do not belong in an image location; put them in the docker config.json (docker login)");
   }

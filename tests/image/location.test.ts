@@ -33,7 +33,9 @@ describe("parseImageLocation", () => {
   }
 
   const bad: [string, LocationRules, RegExp][] = [
-    ["", any, /^argument <src>: : empty; want docker:\/\/REF or REF, oci:DIR\[:TAG\], docker-archive:FILE\[:REF\]$/],
+    ["", any, /^argument <src>: "": invalid image reference "": empty$/],
+    ["", { what: "argument <dst>", accept: ["oci", "docker-archive"] }, /^argument <dst>: "": empty; want oci:DIR\[:TAG\], docker-archive:FILE\[:REF\]$/],
+    ["a:b:c@@", any, /^argument <src>: a:b:c@@: invalid image reference "a:b:c@@": bad digest/],
     ["oci:", any, /^argument <src>: oci:: oci: needs a directory$/],
     ["oci-layout://", any, /oci-layout:\/\/ needs a directory/],
     ["oci:/x:", any, /^argument <src>: oci:\/x:: empty :TAG$/],
