@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { KilnError } from "../util/errors.ts";
 import { withLockFile } from "../util/lock-file.ts";
 import { checkDigest, digestAlgorithm, digestHex, sha256, verifyStream } from "./digest.ts";
+import { descriptor, pushableLayers, type Image } from "./image.ts";
 import { OCI_INDEX } from "./media-types.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
 
@@ -92,6 +93,17 @@ export class OciLayoutWriter {
   /** Store a local file as a blob (checked against `digest` and `size`). */
   putFile(file: string, digest: string, size: number): Promise<void> {
     return this.putStream(digest, size, async () => createReadStream(file, { highWaterMark: 1 << 20 }), file);
+  }
+
+  /**
+   * Store an image's layers, config and manifest, in that order, without an index.json entry
+   * (addManifest names it; an image index names its children by digest). Returns its descriptor.
+   */
+  async putImage(img: Image): Promise<Descriptor> {
+    for (const l of pushableLayers(img)) await this.putStream(l.digest, l.size, () => l.open(), `layer ${l.digest}`);
+    this.putBytes(img.configBytes, img.configDigest);
+    this.putBytes(img.manifestBytes, img.manifestDigest);
+    return descriptor({ mediaType: img.mediaType, digest: img.manifestDigest, size: img.manifestBytes.length });
   }
 
   /**

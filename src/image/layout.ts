@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError } from "../util/errors.ts";
 import { sha256 } from "./digest.ts";
-import { descriptor, makeImage, parseImageConfig, parseImageManifest, pushableLayers, type Image } from "./image.ts";
+import { makeImage, parseImageConfig, parseImageManifest, type Image } from "./image.ts";
 import { layerFromFile } from "./layer.ts";
 import { blobPath, OciLayoutWriter, readLayoutIndex, REF_NAME } from "./layout-writer.ts";
 import { formatOf, isImageManifest, isIndex } from "./media-types.ts";
@@ -31,10 +31,7 @@ export interface WriteLayoutOptions {
 export async function writeOciLayout(img: Image, dir: string, tag?: string, opts: WriteLayoutOptions = {}): Promise<Descriptor> {
   if (img.format === "docker" && !opts.keepDockerFormat) img = withFormat(img, "oci");
   const w = new OciLayoutWriter(dir).init();
-  for (const l of pushableLayers(img)) await w.putStream(l.digest, l.size, () => l.open(), `layer ${l.digest}`);
-  w.putBytes(img.configBytes, img.configDigest);
-  w.putBytes(img.manifestBytes, img.manifestDigest);
-  return await w.addManifest(descriptor({ mediaType: img.mediaType, digest: img.manifestDigest, size: img.manifestBytes.length }), tag);
+  return await w.addManifest(await w.putImage(img), tag);
 }
 
 function readBlob(dir: string, d: Descriptor): Uint8Array {
