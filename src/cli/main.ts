@@ -6,6 +6,7 @@ import { interruptExitCode } from "../util/cleanup.ts";
 import { commit, version } from "../version.ts";
 import { buildCommand } from "./build.ts";
 import { copyCommand } from "./copy.ts";
+import { indexInspectCommand } from "./index-inspect.ts";
 import { parseCommand } from "./parse.ts";
 import { warmCommand } from "./warm.ts";
 import type { BuildOptions } from "../executor/options.ts";
@@ -29,6 +30,7 @@ export function program(): Command {
   for (const sub of [buildCommand(runBuild), planCmd, parseCommand(), copyCommand(), warmCommand()]) {
     p.addCommand(sub.exitOverride().configureOutput(OUTPUT).showHelpAfterError("(run with --help for usage)"));
   }
+  p.addCommand(new Command("index").description("image indexes").copyInheritedSettings(p).addCommand(indexInspectCommand().copyInheritedSettings(p)));
   return p;
 }
 

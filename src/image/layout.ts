@@ -34,7 +34,8 @@ export async function writeOciLayout(img: Image, dir: string, tag?: string, opts
   return await w.addManifest(await w.putImage(img), tag);
 }
 
-function readBlob(dir: string, d: Descriptor): Uint8Array {
+/** A blob of the layout, checked against its digest. */
+export function readLayoutBlob(dir: string, d: Pick<Descriptor, "digest">): Uint8Array {
   const path = blobPath(dir, d.digest);
   let bytes: Uint8Array;
   try {
@@ -47,37 +48,35 @@ function readBlob(dir: string, d: Descriptor): Uint8Array {
 }
 
 /**
- * Read an image from an OCI layout: the entry whose ref.name is `tag` (a full reference
- * in the annotation also matches by its tag), or the only entry when no tag is given.
- * An index entry is resolved to `platform` (default: the host's).
+ * The index.json entry whose ref.name is `tag` (a full reference in the annotation also
+ * matches by its tag), or the only entry when no tag is given.
  */
-export function readOciLayout(dir: string, tag?: string, platform: Platform = hostPlatform()): Image {
+export function findLayoutEntry(dir: string, tag?: string): Descriptor {
   if (!existsSync(join(dir, "index.json"))) throw new KilnError(`${dir}: not an OCI image layout (no index.json)`);
-  const index = readLayoutIndex(dir);
-  const entries = index.manifests ?? [];
-  let d: Descriptor | undefined;
+  const entries = readLayoutIndex(dir).manifests ?? [];
+  const tags = () => entries.map((e) => e.annotations?.[REF_NAME]).filter(Boolean).join(", ");
   if (tag) {
-    d = entries.find((e) => e.annotations?.[REF_NAME] === tag) ?? entries.find((e) => e.annotations?.[REF_NAME]?.endsWith(`:${tag}`));
-    if (!d) {
-      const tags = entries.map((e) => e.annotations?.[REF_NAME]).filter(Boolean);
-      throw new KilnError(`OCI layout ${dir}: no image tagged "${tag}" (has: ${tags.join(", ") || "no tags"})`);
-    }
-  } else if (entries.length === 1) {
-    d = entries[0];
-  } else {
-    const tags = entries.map((e) => e.annotations?.[REF_NAME]).filter(Boolean);
-    throw new KilnError(`OCI layout ${dir}: holds ${entries.length} images; name one with :TAG (tags: ${tags.join(", ") || "none"})`);
+    const d = entries.find((e) => e.annotations?.[REF_NAME] === tag) ?? entries.find((e) => e.annotations?.[REF_NAME]?.endsWith(`:${tag}`));
+    if (!d) throw new KilnError(`OCI layout ${dir}: no image tagged "${tag}" (has: ${tags() || "no tags"})`);
+    return d;
   }
+  if (entries.length === 1) return entries[0]!;
+  throw new KilnError(`OCI layout ${dir}: holds ${entries.length} images; name one with :TAG (tags: ${tags() || "none"})`);
+}
+
+/** Read an image from an OCI layout (the entry findLayoutEntry picks); an index entry is resolved to `platform` (default: the host's). */
+export function readOciLayout(dir: string, tag?: string, platform: Platform = hostPlatform()): Image {
+  let d: Descriptor | undefined = findLayoutEntry(dir, tag);
   for (let depth = 0; d && isIndex(d.mediaType); depth++) {
     if (depth > 4) throw new KilnError(`OCI layout ${dir}: indexes nested too deep`);
-    const child = JSON.parse(new TextDecoder().decode(readBlob(dir, d))) as ImageIndex;
+    const child = JSON.parse(new TextDecoder().decode(readLayoutBlob(dir, d))) as ImageIndex;
     d = selectManifest(child.manifests ?? [], platform, `OCI layout ${dir}`);
   }
   if (!d || !isImageManifest(d.mediaType)) throw new KilnError(`OCI layout ${dir}: unsupported manifest type ${d?.mediaType}`);
   const where = `OCI layout ${dir} manifest ${d.digest}`;
-  const manifestBytes = readBlob(dir, d);
+  const manifestBytes = readLayoutBlob(dir, d);
   const manifest = parseImageManifest(manifestBytes, where);
-  const configBytes = readBlob(dir, manifest.config);
+  const configBytes = readLayoutBlob(dir, manifest.config);
   const config = parseImageConfig(configBytes, where);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) throw new KilnError(`${where}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
   const layers = manifest.layers.map((l, i) =>
