@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -12,6 +12,7 @@ import { isCacheKey } from "../../src/cache/key.ts";
 import { blobPath, OciLayoutWriter, REF_NAME } from "../../src/image/layout-writer.ts";
 import { readOciLayout } from "../../src/image/layout.ts";
 import { OCI_MANIFEST } from "../../src/image/media-types.ts";
+import { baseLayouts } from "../env.ts";
 
 const root = join(import.meta.dir, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "kiln-layout-writer-"));
@@ -47,6 +48,33 @@ function leftovers(dir: string): string[] {
 }
 
 describe("OCI layout writer", () => {
+  test("two builds at once, each writing its image (--oci-layout-path) and its cache (--cache-repo oci:) into one layout", async () => {
+    const layout = join(tmp, "shared-by-builds");
+    const busybox = (await baseLayouts()).busybox;
+    const run = (name: string) => {
+      const ctx = join(tmp, `ctx-${name}`);
+      mkdirSync(ctx);
+      writeFileSync(join(ctx, "Dockerfile"), `FROM oci-layout://${busybox}:latest\nCOPY ${name}.txt /\nCOPY ${name}.txt /again/\n`);
+      writeFileSync(join(ctx, `${name}.txt`), randomBytes(8).toString("hex"));
+      const args = ["build", "-c", ctx, "--no-push", "-d", `example.test/app:${name}`, "--oci-layout-path", layout, "--cache", "--cache-repo", `oci:${layout}`];
+      return new Promise<{ code: number | null; err: string }>((resolve) => {
+        const p = spawn(runtimes.bun![0]!, [join(root, "mod.ts"), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+        let err = "";
+        p.stderr.on("data", (c) => (err += c));
+        p.on("close", (code) => resolve({ code, err }));
+      });
+    };
+    const [a, b] = await Promise.all([run("a"), run("b")]);
+    expect(a.code, a.err).toBe(0);
+    expect(b.code, b.err).toBe(0);
+    const names: string[] = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")).manifests.map((d: { annotations: Record<string, string> }) => d.annotations[REF_NAME]);
+    expect(names.filter((n) => !isCacheKey(n)).sort()).toEqual(["a", "b"]);
+    expect(names.filter((n) => isCacheKey(n))).toHaveLength(4); // two COPY steps per build
+    expect(readOciLayout(layout, "a").layers).toHaveLength(3);
+    expect(readOciLayout(layout, "b").layers).toHaveLength(3);
+    expect(leftovers(layout)).toEqual([]);
+  }, 180_000);
+
   test("four processes (Bun and Deno, images and cache entries) into one layout: every entry present", async () => {
     const dir = join(tmp, "race");
     const sharedLayer = join(tmp, "shared.gz");
