@@ -19,7 +19,8 @@ function pidNamespace(): string {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this PID namespace is running (EPERM: it is, but not ours). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -39,7 +40,7 @@ function isStale(path: string, mtimeMs: number): boolean {
   }
   const [pid, ns] = holder;
   const ours = pidNamespace();
-  return ours !== "" && ns === ours && /^\d+$/.test(pid ?? "") && !alive(Number(pid));
+  return ours !== "" && ns === ours && /^\d+$/.test(pid ?? "") && !processAlive(Number(pid));
 }
 
 /**

@@ -5,22 +5,13 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { baseImages, registry, tlsRegistry } from "../env.ts";
+import { kilnCommand, runtimes } from "./kiln-runtimes.ts";
 import { skopeo } from "./helpers.ts";
 
-const root = join(import.meta.dir, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "kiln-copy-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 
-const runtimes: Record<string, string[]> = {
-  bun: [join(root, "node_modules/.bin/bun"), join(root, "mod.ts")],
-  deno: [join(root, "node_modules/.bin/deno"), "run", "-A", join(root, "mod.ts")],
-};
-
-function kiln(rt: string, ...args: string[]): { code: number; out: string; err: string } {
-  const [exe, ...pre] = runtimes[rt]!;
-  const r = spawnSync(exe!, [...pre, "copy", ...args], { encoding: "utf8", cwd: root });
-  return { code: r.status ?? -1, out: r.stdout.trim(), err: r.stderr.trim() };
-}
+const kiln = kilnCommand("copy");
 
 describe("kiln copy", async () => {
   const reg = await registry();

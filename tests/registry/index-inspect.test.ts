@@ -1,7 +1,6 @@
 // `kiln index inspect` against the real registry (Bun and Deno): a two-platform index pushed from
 // the busybox layout, a single manifest, the same index in an OCI layout, and bad input.
 import { describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,22 +12,13 @@ import { parseReference } from "../../src/image/reference.ts";
 import { RegistryClient } from "../../src/registry/client.ts";
 import { pushImage } from "../../src/registry/push.ts";
 import { baseLayouts, registry } from "../env.ts";
+import { kilnCommand, runtimes } from "./kiln-runtimes.ts";
 
 const esc = (s: string) => s.replace(/[.+*?^$()[\]{}|\\/]/g, "\\$&");
-const root = join(import.meta.dir, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "kiln-index-inspect-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 
-const runtimes: Record<string, string[]> = {
-  bun: [join(root, "node_modules/.bin/bun"), join(root, "mod.ts")],
-  deno: [join(root, "node_modules/.bin/deno"), "run", "-A", join(root, "mod.ts")],
-};
-
-function kiln(rt: string, ...args: string[]): { code: number; out: string; err: string } {
-  const [exe, ...pre] = runtimes[rt]!;
-  const r = spawnSync(exe!, [...pre, "index", "inspect", ...args], { encoding: "utf8", cwd: root });
-  return { code: r.status ?? -1, out: r.stdout.trim(), err: r.stderr.trim() };
-}
+const kiln = kilnCommand("index inspect");
 
 describe("kiln index inspect", async () => {
   const reg = await registry();
