@@ -2,13 +2,11 @@
 // in a registry, tagged through org.opencontainers.image.ref.name in index.json. Written by
 // the one layout writer (atomic, digest-checked blobs; index.json under a lock), so a build's
 // --oci-layout-path or `kiln copy` may share the directory.
-import { readFileSync } from "node:fs";
-import { sha256 } from "../image/digest.ts";
 import type { Layer } from "../image/image.ts";
 import { layerFromFile } from "../image/layer.ts";
+import { readLayoutBlob } from "../image/layout.ts";
 import { blobPath, OciLayoutWriter, readLayoutIndex, REF_NAME } from "../image/layout-writer.ts";
 import type { Descriptor } from "../image/types.ts";
-import { KilnError } from "../util/errors.ts";
 import { annotatedHit, buildEntry, entryHit, expired, parseEntryManifest, type CacheHit, type PutMeta, type WrittenLayerLike } from "./entry.ts";
 import { isCacheKey } from "./key.ts";
 import type { CacheStore, CacheStoreOptions } from "./store.ts";
@@ -42,8 +40,8 @@ export class LayoutCacheStore implements CacheStore {
       if (!d || !isCacheKey(key)) return undefined;
       try {
         const where = `${this.describe()} entry ${key}`;
-        const manifest = parseEntryManifest(this.blob(d.digest), where);
-        const hit = annotatedHit(key, d.digest, manifest, where) ?? entryHit(key, d.digest, manifest, this.blob(manifest.config.digest), where);
+        const manifest = parseEntryManifest(readLayoutBlob(this.dir, d), where);
+        const hit = annotatedHit(key, d.digest, manifest, where) ?? entryHit(key, d.digest, manifest, readLayoutBlob(this.dir, manifest.config), where);
         return expired(hit.created, this.opts.ttlMs, this.now()) ? undefined : hit;
       } catch (e) {
         failures.push(`${key.slice(0, 12)}: ${(e as Error).message}`);
@@ -52,12 +50,6 @@ export class LayoutCacheStore implements CacheStore {
     });
     if (failures.length) this.opts.warn(`cache ${this.describe()}: ${failures.length} lookup(s) failed, counted as misses (${failures[0]}${failures.length > 1 ? "; …" : ""})`);
     return out;
-  }
-
-  private blob(digest: string): Uint8Array {
-    const bytes = readFileSync(blobPath(this.dir, digest));
-    if (sha256(bytes) !== digest) throw new KilnError(`blob ${digest} does not match its digest`);
-    return bytes;
   }
 
   layerOf(hit: CacheHit): Layer | undefined {
