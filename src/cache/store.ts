@@ -1,6 +1,7 @@
 // The cache store API the executor uses, and which store a --cache-repo value names.
 import type { Layer } from "../image/image.ts";
-import { parseReference, parseRepository, type Reference } from "../image/reference.ts";
+import { parseImageLocation, parseRegistryLocation } from "../image/location.ts";
+import { parseRepository, type Reference } from "../image/reference.ts";
 import type { RegistryClient } from "../registry/client.ts";
 import { KilnError } from "../util/errors.ts";
 import type { CacheHit, PutMeta, WrittenLayerLike } from "./entry.ts";
@@ -38,26 +39,37 @@ export interface CacheStoreOptions {
   concurrency?: number;
 }
 
+/** A --cache-repo value: a registry repository, or a whole OCI layout (oci:DIR, oci-layout://DIR). */
+function cacheLocation(spec: string): { dir: string } | { repository: Reference } {
+  const loc = parseImageLocation(spec, { what: "flag --cache-repo", accept: ["registry", "oci"], repository: true, noTag: true });
+  if (loc.kind === "oci") return { dir: loc.dir };
+  if (loc.kind === "registry") return { repository: loc.ref };
+  throw new KilnError(`flag --cache-repo: unexpected ${loc.kind} location`);
+}
+
+/** Whether a valid --cache-repo value names an OCI layout (false for anything else, even malformed). */
 export function isLayoutSpec(spec: string): boolean {
-  return spec.startsWith("oci:") || spec.startsWith("oci-layout://");
+  try {
+    return "dir" in cacheLocation(spec);
+  } catch {
+    return false;
+  }
 }
 
 /** Open the cache named by a --cache-repo value (a registry repository, oci:DIR or oci-layout://DIR). Throws on a malformed value. */
 export function openCacheStore(spec: string, opts: CacheStoreOptions): CacheStore {
-  if (isLayoutSpec(spec)) {
-    const dir = spec.replace(/^oci-layout:\/\//, "").replace(/^oci:/, "");
-    if (!dir) throw new KilnError(`--cache-repo "${spec}": no directory`);
-    return new LayoutCacheStore(dir, opts);
-  }
-  return new RegistryCacheStore(parseRepository(spec), opts);
+  const loc = cacheLocation(spec);
+  return "dir" in loc ? new LayoutCacheStore(loc.dir, opts) : new RegistryCacheStore(loc.repository, opts);
 }
 
 /** --cache-repo when given, else "<first destination's repository>/cache" on the same registry. */
 export function inferCacheRepo(cacheRepo: string | undefined, destinations: readonly string[]): string {
-  if (cacheRepo) return isLayoutSpec(cacheRepo) ? cacheRepo : parseRepository(cacheRepo).context();
+  if (cacheRepo) {
+    const loc = cacheLocation(cacheRepo);
+    return "dir" in loc ? cacheRepo : loc.repository.context();
+  }
   const first = destinations[0];
   if (!first) throw new KilnError("--cache needs a cache repository: pass --cache-repo, or a --destination to put it next to (<destination>/cache)");
-  if (isLayoutSpec(first)) throw new KilnError(`--cache: cannot infer a cache repository from destination "${first}"; pass --cache-repo`);
-  const ref = parseReference(first);
+  const ref = parseRegistryLocation(first, { what: "flag --destination" });
   return parseRepository(`${ref.context()}/cache`).context();
 }

@@ -4,7 +4,8 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { BuildOptions } from "../executor/options.ts";
 import { parsePlatformFlag } from "../image/platform.ts";
-import { parseReference } from "../image/reference.ts";
+import { parseRegistryLocation } from "../image/location.ts";
+import { inferCacheRepo } from "../cache/store.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { UsageError } from "../util/errors.ts";
 import { runMountOptions } from "./run-mount-flags.ts";
@@ -77,13 +78,8 @@ export function toBuildOptions(o: RawBuildFlags): BuildOptions {
     }
   }
   // Checked here so a typo is exit 2 before any work, not a failure after the build.
-  for (const d of o.destination) {
-    try {
-      parseReference(d);
-    } catch (e) {
-      throw new UsageError(`flag --destination: ${d}: ${(e as Error).message}`);
-    }
-  }
+  for (const d of o.destination) parseRegistryLocation(d, { what: "flag --destination" });
+  if (o.cacheRepo !== undefined) inferCacheRepo(o.cacheRepo, []);
   if (o.customPlatform !== undefined) parsePlatformFlag("--custom-platform", o.customPlatform, { build: true });
   const push = o.push !== false;
   if (push && o.destination.length === 0 && !o.tarPath && !o.ociLayoutPath) {

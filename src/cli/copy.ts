@@ -7,9 +7,9 @@ const collect = (value: string, prev: string[]) => [...prev, value];
 
 export function copyCommand() {
   return new Command("copy")
-    .description("copy an image: SRC is docker://REF or oci:DIR[:TAG]; DST is docker://REF, oci:DIR[:TAG] or docker-archive:FILE[:REF]")
-    .argument("<src>", "docker://REF or oci:DIR[:TAG]")
-    .argument("<dst>", "docker://REF, oci:DIR[:TAG] or docker-archive:FILE[:REF]")
+    .description("copy an image: SRC is docker://REF (or a plain REF) or oci:DIR[:TAG]; DST is also docker-archive:FILE[:REF]")
+    .argument("<src>", "docker://REF, REF, oci:DIR[:TAG] (oci-layout://DIR[:TAG])")
+    .argument("<dst>", "docker://REF, REF, oci:DIR[:TAG] or docker-archive:FILE[:REF]")
     .option("--insecure", "reach registries over plain HTTP", false)
     .option("--insecure-registry <host>", "reach this registry over plain HTTP (repeatable)", collect, [] as string[])
     .option("--skip-tls-verify", "do not verify registry TLS certificates", false)

@@ -7,6 +7,7 @@ import { commit, version } from "../version.ts";
 import { buildCommand } from "./build.ts";
 import { copyCommand } from "./copy.ts";
 import { indexCreateCommand } from "./index-create.ts";
+import { indexInspectCommand } from "./index-inspect.ts";
 import { parseCommand } from "./parse.ts";
 import { warmCommand } from "./warm.ts";
 import type { BuildOptions } from "../executor/options.ts";
@@ -30,7 +31,11 @@ export function program(): Command {
   for (const sub of [buildCommand(runBuild), planCmd, parseCommand(), copyCommand(), warmCommand()]) {
     p.addCommand(sub.exitOverride().configureOutput(OUTPUT).showHelpAfterError("(run with --help for usage)"));
   }
-  p.addCommand(new Command("index").description("multi-platform image indexes").copyInheritedSettings(p).addCommand(indexCreateCommand().copyInheritedSettings(p)));
+  p.addCommand(
+    new Command("index").description("multi-platform image indexes").copyInheritedSettings(p)
+      .addCommand(indexCreateCommand().copyInheritedSettings(p))
+      .addCommand(indexInspectCommand().copyInheritedSettings(p)),
+  );
   return p;
 }
 

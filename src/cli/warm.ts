@@ -4,9 +4,10 @@ import { Command } from "@commander-js/extra-typings";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { localLayerPath } from "../executor/images.ts";
-import { parseReference } from "../image/reference.ts";
-import { fetchImage, RegistryClient } from "../registry/index.ts";
-import { parsePlatformFlag } from "../image/platform.ts";
+import { parseImageLocation } from "../image/location.ts";
+import { RegistryClient } from "../registry/index.ts";
+import { openImage } from "../registry/open-image.ts";
+import { hostPlatform, parsePlatformFlag } from "../image/platform.ts";
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -22,8 +23,9 @@ export function warmCommand() {
       const client = new RegistryClient({ insecureRegistries: o.insecureRegistry, skipTlsVerify: o.skipTlsVerify });
       const blobs = join(o.cacheDir, "blobs");
       mkdirSync(blobs, { recursive: true });
-      for (const name of o.image) {
-        const img = await fetchImage(client, parseReference(name), o.customPlatform ? { platform: parsePlatformFlag("--custom-platform", o.customPlatform) } : {});
+      const locations = o.image.map((name) => ({ name, loc: parseImageLocation(name, { what: "flag --image", accept: ["registry"] }) }));
+      for (const { name, loc } of locations) {
+        const { image: img } = await openImage(client, loc, o.customPlatform ? parsePlatformFlag("--custom-platform", o.customPlatform) : hostPlatform());
         for (const layer of img.layers) await localLayerPath(layer, blobs);
         console.log(`${name}@${img.manifestDigest}: ${img.layers.length} layers in ${blobs}`);
       }

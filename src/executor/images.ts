@@ -6,11 +6,12 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { applyLayer } from "../fs/unpack.ts";
 import { emptyImage, type Image, type Layer } from "../image/index.ts";
-import { parseLayoutLocation, readOciLayout } from "../image/layout.ts";
-import { parseReference, type Reference } from "../image/reference.ts";
+import { parseImageLocation } from "../image/location.ts";
+import type { Reference } from "../image/reference.ts";
 import type { Platform } from "../image/types.ts";
-import { checkRetryCount, fetchImage, type RegistryClient } from "../registry/index.ts";
+import { checkRetryCount, type RegistryClient } from "../registry/index.ts";
 import { interrupted } from "../util/cleanup.ts";
+import { openImage } from "../registry/open-image.ts";
 import { KilnError } from "../util/errors.ts";
 import { humanSize, type Logger } from "../util/log.ts";
 
@@ -35,8 +36,6 @@ export interface ResolvedBase {
   name: string;
 }
 
-export const OCI_LAYOUT_PREFIX = "oci-layout://";
-
 /** Resolve FROM / COPY --from image names. Same name → same promise within a build. */
 export class ImageResolver {
   private memo = new Map<string, Promise<ResolvedBase>>();
@@ -54,13 +53,9 @@ export class ImageResolver {
 
   private async load(name: string): Promise<ResolvedBase> {
     if (name.toLowerCase() === "scratch") return { image: emptyImage(this.platform), name };
-    if (name.startsWith(OCI_LAYOUT_PREFIX)) {
-      const { dir, tag } = parseLayoutLocation(name);
-      return { image: readOciLayout(dir, tag, this.platform), name };
-    }
-    const ref = parseReference(name);
+    const loc = parseImageLocation(name, { what: "base image", accept: ["registry", "oci"], usage: false });
     try {
-      return { image: await fetchImage(this.client, ref, { platform: this.platform }), ref, name };
+      return { ...(await openImage(this.client, loc, this.platform)), name };
     } catch (e) {
       if (e instanceof KilnError) throw new KilnError(`base image ${name}: ${e.message}`, e.exitCode);
       throw e;

@@ -1,23 +1,17 @@
 // Where a finished image goes: registries, an OCI layout, a docker-load tarball, digest files.
 // Every registry push puts blobs first and the manifest last, so no tag points at a half image.
 import { renameSync, rmSync, writeFileSync } from "node:fs";
-import { parseReference, parseRepository, type Reference } from "../image/reference.ts";
+import { parseRegistryLocation } from "../image/location.ts";
+import { parseRepository, type Reference } from "../image/reference.ts";
 import { writeDockerArchive } from "../image/docker-archive.ts";
 import { writeOciLayout } from "../image/layout.ts";
 import type { Image } from "../image/image.ts";
 import { pushImage, type RegistryClient } from "../registry/index.ts";
-import { KilnError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { BuildOptions } from "./options.ts";
 
 export function parseDestinations(opts: BuildOptions): Reference[] {
-  return opts.destinations.map((d) => {
-    try {
-      return parseReference(d);
-    } catch (e) {
-      throw new KilnError(`--destination ${d}: ${(e as Error).message}`, 2);
-    }
-  });
+  return opts.destinations.map((d) => parseRegistryLocation(d, { what: "flag --destination" }));
 }
 
 export async function writeOutputs(img: Image, opts: BuildOptions, client: RegistryClient, log: Logger, mountFrom: string[]): Promise<void> {

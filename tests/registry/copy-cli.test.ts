@@ -1,26 +1,17 @@
 // `kiln copy` end to end, on Bun and on Deno (Deno must honour the TLS options too).
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { baseImages, registry, tlsRegistry } from "../env.ts";
+import { kilnCommand, runtimes } from "./kiln-runtimes.ts";
 import { skopeo } from "./helpers.ts";
 
-const root = join(import.meta.dir, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "kiln-copy-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 
-const runtimes: Record<string, string[]> = {
-  bun: [join(root, "node_modules/.bin/bun"), join(root, "mod.ts")],
-  deno: [join(root, "node_modules/.bin/deno"), "run", "-A", join(root, "mod.ts")],
-};
-
-function kiln(rt: string, ...args: string[]): { code: number; out: string; err: string } {
-  const [exe, ...pre] = runtimes[rt]!;
-  const r = spawnSync(exe!, [...pre, "copy", ...args], { encoding: "utf8", cwd: root });
-  return { code: r.status ?? -1, out: r.stdout.trim(), err: r.stderr.trim() };
-}
+const kiln = kilnCommand("copy");
 
 describe("kiln copy", async () => {
   const reg = await registry();
@@ -54,9 +45,27 @@ describe("kiln copy", async () => {
     });
   }
 
-  test("bad locations are usage errors", () => {
-    const r = kiln("bun", "busybox", `oci:${tmp}/x`);
-    expect(r.code).toBe(2);
-    expect(r.err).toContain("want docker://REF, oci:DIR[:TAG] or docker-archive:FILE");
+  test("bad locations are usage errors naming the argument; credentials are never printed", () => {
+    const cases: [string[], string][] = [
+      [[`docker-archive:${tmp}/a.tar`, `oci:${tmp}/x`], `kiln: argument <src>: docker-archive:${tmp}/a.tar: a docker archive is not accepted here`],
+      [[`${reg.host}/copy/none:1`, "oci:"], "kiln: argument <dst>: oci:: oci: needs a directory"],
+      [["containers-storage:busybox", `oci:${tmp}/x`], "kiln: argument <src>: containers-storage:busybox: the containers-storage: transport is not supported"],
+      [[`docker://bob:hunter2@${reg.host}/copy/x:1`, `oci:${tmp}/x`], `kiln: argument <src>: docker://***@${reg.host}/copy/x:1: credentials do not belong`],
+      [[`oci:${tmp}/x`, `bob:hunter2@${reg.host}/copy/x:1`], `kiln: argument <dst>: ***@${reg.host}/copy/x:1: credentials do not belong`],
+    ];
+    for (const [args, want] of cases) {
+      const r = kiln("bun", ...args);
+      expect(r.code).toBe(2);
+      expect(r.err.split("\n")[0]).toStartWith(want);
+      expect(r.err).not.toContain("hunter2");
+    }
+    expect(existsSync(join(tmp, "x"))).toBe(false); // nothing written
+  });
+
+  test("a plain reference is a registry source", () => {
+    const layout = join(tmp, "plain");
+    const r = kiln("bun", refs.busyboxV2s2, `oci:${layout}:p`);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(skopeo("inspect", `oci:${layout}:p`)).Digest).toBe(r.out);
   });
 });

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { processAlive } from "../../src/util/lock-file.ts";
 import { python, requireTool, run } from "./peers.ts";
 
 export interface Corpus {
@@ -123,7 +124,7 @@ export function corpus(): Corpus {
   // bun test does not always run exit hooks, so each run sweeps corpora of dead processes.
   for (const name of readdirSync(tmpdir())) {
     const pid = /^kiln-tar-(\d+)$/.exec(name)?.[1];
-    if (pid && !alive(Number(pid))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    if (pid && !processAlive(Number(pid))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
   const dir = join(tmpdir(), `kiln-tar-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
@@ -177,13 +178,4 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as tf:
   );
   cached = { dir, tree, top, debianSource, archives };
   return cached;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
