@@ -14,7 +14,7 @@ import type { BuildOptions } from "./options.ts";
 import { parseDestinations, writeOutputs } from "./outputs.ts";
 import { StageBuilder } from "./stage.ts";
 import type { CacheUse, StageResult, StepReport } from "./stage-types.ts";
-import { inferCacheRepo, openCacheStore } from "../cache/index.ts";
+import { inferCacheRepo, openCacheStore, type CacheStore } from "../cache/index.ts";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
@@ -29,16 +29,21 @@ export interface BuildResult {
   report: StepReport[];
 }
 
-export async function build(opts: BuildOptions, logger = new Logger(opts.verbosity, opts.logFormat)): Promise<BuildResult> {
+/** What a caller may hand the build instead of opening it from the options (tests: an in-memory cache). */
+export interface BuildDeps {
+  cacheStore?: CacheStore;
+}
+
+export async function build(opts: BuildOptions, logger = new Logger(opts.verbosity, opts.logFormat), deps: BuildDeps = {}): Promise<BuildResult> {
   try {
-    return await buildUnredacted(opts, logger);
+    return await buildUnredacted(opts, logger, deps);
   } catch (e) {
     // Errors are printed by the CLI, not the logger: mask secret build args there too.
     throw redactError(e, secretBuildArgValues(opts.buildArgs));
   }
 }
 
-async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<BuildResult> {
+async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDeps): Promise<BuildResult> {
   const t0 = performance.now();
   const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
@@ -66,7 +71,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
     const results = new Map<number, StageResult>();
     const now = new Date();
     if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
-    const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log) : undefined;
+    const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log, deps.cacheStore) : undefined;
     const report: StepReport[] = [];
     const inContainer = opts.root === "/" ? { stage: plan.target, ignore: inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }) } : undefined;
     if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
@@ -108,9 +113,8 @@ function workspaceParent(opts: BuildOptions): string | undefined {
   return opts.root;
 }
 
-function openCache(opts: BuildOptions, client: RegistryClient, log: Logger): CacheUse {
-  const spec = inferCacheRepo(opts.cacheRepo, opts.destinations);
-  const store = openCacheStore(spec, { client, ttlMs: opts.cacheTtlMs, readOnly: opts.noPushCache, warn: (m) => log.warn(`cache: ${m}`) });
+function openCache(opts: BuildOptions, client: RegistryClient, log: Logger, given?: CacheStore): CacheUse {
+  const store = given ?? openCacheStore(inferCacheRepo(opts.cacheRepo, opts.destinations), { client, ttlMs: opts.cacheTtlMs, readOnly: opts.noPushCache, warn: (m) => log.warn(`cache: ${m}`) });
   log.info(`cache: ${store.describe()}${opts.noPushCache ? " (read only)" : ""}`, { event: "cache", repo: store.describe() });
   return { store, runLayers: opts.cacheRunLayers, copyLayers: opts.cacheCopyLayers, pending: [] };
 }

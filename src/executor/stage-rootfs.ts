@@ -25,7 +25,7 @@ export class StageRootfs {
   /** Host path of the rootfs, once unpacked. */
   dir?: string;
   snap?: Snapshotter;
-  /** Set before ensure() for a skeleton rootfs: the inodes of its emptied files. */
+  /** Set (by the loop) before ensure() for a skeleton rootfs: the inodes of its emptied files. */
   skeleton?: Set<number>;
   /** VOLUME paths: later changes below them are not snapshotted. */
   private volumes: string[] = [];
@@ -116,7 +116,6 @@ export class StageRootfs {
     if (this.dir && !this.here) rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
     this.snap = undefined;
-    this.skeleton = this.skeleton ? new Set() : undefined;
   }
 
   async close(): Promise<void> {

@@ -88,7 +88,7 @@ export class StageBuilder {
     const { env } = this;
     const { log, cache, opts } = env;
     const steps = plan.steps;
-    if (onlyAddsFiles(steps, opts, env.inContainer?.stage === this.stage.index)) rootfs.skeleton = new Set();
+    rootfs.skeleton = onlyAddsFiles(steps, opts, env.inContainer?.stage === this.stage.index) ? new Set() : undefined;
     const exec: ExecContext = { env, rootfs, copyFrom: this.copyFrom, prefix: this.prefix, single: opts.singleSnapshot };
     const reused: Step[] = (this.layerSteps = []);
     const seconds: number[] = [];
