@@ -2,6 +2,7 @@
 // The planner owns one private ConfigState per stage and applies every instruction to it in
 // place: a copy per step made ENV- or LABEL-heavy Dockerfiles quadratic (issue 18). Env is not
 // copied per ENV either: the planner sets it once from the stage scope (finalEnv) at the end.
+import { cloneJson } from "../util/clone.ts";
 import type { Expanded } from "../dockerfile/index.ts";
 import type { ContainerConfig } from "../image/types.ts";
 
@@ -16,7 +17,7 @@ export interface ConfigState {
 
 /** A private copy of a config to apply a stage's instructions to. */
 export function cloneConfigState(s: ConfigState): ConfigState {
-  return { config: structuredClone(s.config), author: s.author, cmdSetHere: s.cmdSetHere, envSet: s.envSet };
+  return { config: cloneJson(s.config), author: s.author, cmdSetHere: s.cmdSetHere, envSet: s.envSet };
 }
 
 /** Apply one expanded instruction to `s`, in place (ENV only marks envSet; see the header). */

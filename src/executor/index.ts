@@ -1,5 +1,6 @@
 // `kiln build`: context → Dockerfile → plan → stages → outputs. Everything the build writes
 // lives in one workspace that is removed at the end, on failure and on Ctrl-C.
+import { cloneJson } from "../util/clone.ts";
 import { parseDockerfile, planBuild, type PlatformSpec } from "../dockerfile/index.ts";
 import { withFormat, canonicalize, type Image } from "../image/index.ts";
 import type { ImageConfig, Platform } from "../image/types.ts";
@@ -122,7 +123,7 @@ function openCache(opts: BuildOptions, client: RegistryClient, log: Logger, give
 /** --label, output format and --reproducible apply to the final image only. */
 function finalize(img: Image, opts: BuildOptions): Image {
   if (Object.keys(opts.labels).length > 0) {
-    const cfg = structuredClone(img.config) as ImageConfig;
+    const cfg = cloneJson(img.config) as ImageConfig;
     cfg.config = { ...(cfg.config ?? {}), Labels: { ...(cfg.config?.Labels ?? {}), ...opts.labels } };
     img = withConfig(img, cfg);
   }

@@ -1,6 +1,7 @@
 // Where a stage starts: its base image (or the stage it is built on), the variable scope and
 // config it inherits, the base cache key (with the layer-shaping flags), and the base image's
 // ONBUILD triggers, which run first and are not inherited.
+import { cloneJson } from "../util/clone.ts";
 import { parseTriggers, StageScope, type Instruction, type PlannedStage } from "../dockerfile/index.ts";
 import { baseKey } from "../cache/index.ts";
 import type { Image } from "../image/index.ts";
@@ -45,7 +46,7 @@ export async function startStage(env: StageEnv, stage: PlannedStage): Promise<St
     const c = base.config.config ?? {};
     scope = new StageScope(plan, stage, { env: c.Env ? [...c.Env] : [], shell: c.Shell ? [...c.Shell] : undefined, workdir: c.WorkingDir });
   }
-  const config = structuredClone(base.config.config ?? {});
+  const config = cloneJson(base.config.config ?? {});
   // An image without Env gets the scope's (PATH at least), as docker build does.
   const state: ConfigState = { config, author: base.config.author, cmdSetHere: false, envSet: !config.Env || config.Env.length === 0 };
   const onbuild = config.OnBuild ?? [];

@@ -1,5 +1,6 @@
 // Image assembly for one stage, on src/image/mutate: the layers and history entries the steps
 // add (built, reused from the cache, or empty), and the final config once the stage is done.
+import { cloneJson } from "../util/clone.ts";
 import type { Expanded } from "../dockerfile/index.ts";
 import { createCompressor, layerMediaType, type Compression } from "../fs/compression.ts";
 import type { WrittenLayer } from "../fs/snapshot.ts";
@@ -41,7 +42,7 @@ export class StageImage {
   /** The stage's image: base + added layers and history, the final config, `created`. */
   finish(state: ConfigState, scratchPlatform?: { os: string; arch: string; variant?: string }): Image {
     const img = appendLayers(this.base, this.layers, this.history);
-    const cfg = structuredClone(img.config) as ImageConfig;
+    const cfg = cloneJson(img.config) as ImageConfig;
     cfg.config = state.config;
     if (state.author) cfg.author = state.author;
     cfg.created = this.created;

@@ -15,7 +15,7 @@ export interface FileInfo {
   link?: string;
 }
 
-export async function imageFiles(ref: string): Promise<{ files: Map<string, FileInfo>; content: Map<string, string>; digest: string; config: unknown }> {
+export async function imageFiles(ref: string): Promise<{ files: Map<string, FileInfo>; content: Map<string, string>; digest: string; config: unknown; mediaTypes: string[] }> {
   const client = new RegistryClient({ insecureRegistries: ["*"] });
   const img = await fetchImage(client, parseReference(ref));
   const files = new Map<string, FileInfo>();
@@ -49,5 +49,5 @@ export async function imageFiles(ref: string): Promise<{ files: Map<string, File
       files.set(name, info);
     }
   }
-  return { files, content, digest: img.manifestDigest, config: img.config.config };
+  return { files, content, digest: img.manifestDigest, config: img.config.config, mediaTypes: img.layers.map((l) => l.mediaType) };
 }
