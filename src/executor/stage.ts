@@ -42,7 +42,9 @@ export class StageBuilder {
     await probeSteps(env.cache, plan.steps, (m) => env.log.warn(`cache: ${m}`));
     const sources = [...start.sources];
     if (env.opts.dryRun) {
-      this.report(plan.steps, () => 0);
+      for (const [i, s] of plan.steps.entries()) {
+        if (s.fsStep) env.report.push({ stage: stage.index, step: i + 1, instruction: s.ins.original, key: env.cache ? s.key : undefined, hit: !!s.hit, seconds: 0 });
+      }
       return { image: start.base, scope: start.scope, sources, key: plan.key };
     }
     const img = new StageImage(start.base, env.opts.reproducible ? new Date(0) : env.now);
@@ -79,7 +81,7 @@ export class StageBuilder {
     const from = x.fromRef;
     if (from && "image" in from) return { fromImageDigest: (await this.env.images.resolve(from.image)).image.manifestDigest };
     // `kiln plan` builds no stage, so it cannot read another stage's files: those steps would miss.
-    if (from && this.env.opts.dryRun) return { sources: [{ path: "<not built>", type: "url", mode: 0, uid: 0, gid: 0, size: 0 }] };
+    if (from && this.env.opts.dryRun) return { unknown: true };
     const root = from ? await this.copyFrom.stage(from.stage) : this.env.ctx.dir;
     return { sources: await describeSources(copySpec(x, "", root, from ? undefined : this.env.ctx.ignore, workdir)) };
   };
@@ -134,12 +136,6 @@ export class StageBuilder {
 
   /** The steps whose layers img holds before the rootfs is unpacked, in order (CachedLayerFailed's index). */
   private layerSteps: Step[] = [];
-
-  private report(steps: readonly Step[], seconds: (i: number) => number): void {
-    for (const [i, s] of steps.entries()) {
-      if (s.fsStep) this.env.report.push({ stage: this.stage.index, step: i + 1, instruction: s.ins.original, key: this.env.cache ? s.key : undefined, hit: !!s.hit, seconds: seconds(i) });
-    }
-  }
 }
 
 /** Errors of a step name its Dockerfile line. */

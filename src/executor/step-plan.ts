@@ -28,8 +28,11 @@ export interface Step {
   hit?: CacheHit;
 }
 
-/** What a COPY/ADD reads, for its key: the files (context or --from=<stage>), or an image's digest. */
-export type DescribeCopy = (x: ExpandedCopy, workdir: string | undefined) => Promise<{ sources?: SourceEntry[]; fromImageDigest?: string }>;
+/**
+ * What a COPY/ADD reads, for its key: the files (context or --from=<stage>), or an image's
+ * digest; `unknown` when it cannot be known now (`kiln plan` builds no stage to read).
+ */
+export type DescribeCopy = (x: ExpandedCopy, workdir: string | undefined) => Promise<{ sources?: SourceEntry[]; fromImageDigest?: string; unknown?: boolean }>;
 
 export interface PlanInput {
   scope: StageScope;
@@ -67,7 +70,7 @@ export async function planSteps(p: PlanInput): Promise<StagePlan> {
     if (p.cache && fsStep) {
       const read = x.kind === "copy" || x.kind === "add" ? await p.atLine(ins, () => p.describe(x, workdir)) : {};
       // A URL fetched without --checksum can change under us: nothing after it may hit.
-      if (read.sources?.some((s) => s.type === "url" && !s.digest)) {
+      if (read.unknown || read.sources?.some((s) => s.type === "url" && !s.digest)) {
         cacheable = false;
         key = randomBytes(32).toString("hex");
       }
