@@ -70,8 +70,10 @@ export interface StepKeyInput {
   env?: readonly string[];
   /** The image config as the step starts; only the fields READS lists for its kind count. */
   config: { user?: string; workdir?: string };
-  /** COPY/ADD: the files read, from the context (after .dockerignore) or from --from=<stage>'s rootfs. */
+  /** COPY/ADD from the context: the files read (after .dockerignore). */
   sources?: readonly SourceEntry[];
+  /** COPY --from=<stage>: filesDigest of the files it reads in that stage (copyFromAlias keeps it). */
+  fromFiles?: string;
   /** COPY --from=<image>: that image's manifest digest. */
   fromImageDigest?: string;
   /** RUN --mount from=…: per ExpandedRun.mountFrom entry, the stage's final key or the image's manifest digest. */
@@ -147,9 +149,25 @@ export function keyRecord(input: StepKeyInput): Canon {
     env: x.kind === "run" ? [...(input.env ?? [])].sort(compareUtf8) : undefined,
     config: { user: reads.includes("user") ? c.user || undefined : undefined, workdir: reads.includes("workdir") ? c.workdir || undefined : undefined },
     sources: input.sources ? canonicalSources(input.sources) : undefined,
+    fromFiles: input.fromFiles !== undefined ? checkDigest(input.fromFiles, "--from files digest") : undefined,
     fromImage: input.fromImageDigest !== undefined ? checkDigest(input.fromImageDigest, "--from image digest") : undefined,
     mountFrom: input.mountFrom?.length ? [...input.mountFrom] : undefined,
   };
+}
+
+/** "sha256:<hex>" of the canonical encoding of a source list: what COPY --from=<stage> reads. */
+export function filesDigest(sources: readonly SourceEntry[]): string {
+  return "sha256:" + hashCanon(canonicalSources(sources));
+}
+
+/**
+ * The key of a COPY --from=<stage>'s alias entry: the stage's final key determines its files, so
+ * (that key, the instruction, WORKDIR) determine the filesDigest the step reads. An empty entry
+ * under this key records it, so a later build whose source stage was fully cached need not
+ * unpack that stage to compute the step's key.
+ */
+export function copyFromAlias(stageKey: string, x: Expanded, workdir: string | undefined): string {
+  return hashCanon({ v: CACHE_KEY_VERSION, alias: "copy-from", stage: checkKey(stageKey, "--from stage key"), instruction: canonicalInstruction(x), workdir: workdir || undefined });
 }
 
 /**

@@ -1,8 +1,11 @@
 // The stage's use of the layer cache around the loop: probe every key at once and keep the
 // run of hits from the start, drop hits whose layer blob is gone, turn a hit whose layer
-// failed to unpack into a miss, and decide when the rootfs may be a contents-free skeleton.
+// failed to unpack into a miss, decide when the rootfs may be a contents-free skeleton, and
+// what a COPY --from=<stage> reads without unpacking a fully cached stage (alias entries).
 import { existsSync } from "node:fs";
-import type { CacheUse } from "./stage-types.ts";
+import { copyFromAlias, filesDigest, type SourceEntry } from "../cache/index.ts";
+import type { ExpandedCopy } from "../dockerfile/index.ts";
+import type { CacheUse, StageResult } from "./stage-types.ts";
 import type { BuildOptions } from "./options.ts";
 import type { Step } from "./step-plan.ts";
 
@@ -53,4 +56,24 @@ export function onlyAddsFiles(steps: readonly Step[], opts: BuildOptions, inCont
   const todo = steps.filter((s) => !s.hit && s.fsStep);
   return todo.length > 0 && !inContainerStage && !opts.singleSnapshot && opts.snapshotMode !== "overlay" &&
     todo.every((s) => s.x.kind === "copy" || s.x.kind === "workdir" || s.x.kind === "volume");
+}
+
+const ALIAS_PREFIX = "kiln: COPY --from files ";
+
+/**
+ * The filesDigest a COPY --from=<stage> reads (its key input). When the stage's files are not on
+ * disk (it was fully cached, or is a skeleton), the alias entry an earlier build wrote says it,
+ * so the stage is not unpacked just for a key; otherwise the files are read (`read`) and the
+ * alias is written. Undefined when it cannot be known without building (`kiln plan`).
+ */
+export async function copyFromFiles(cache: CacheUse, from: StageResult, x: ExpandedCopy, workdir: string | undefined, read: () => Promise<SourceEntry[]>, dryRun: boolean): Promise<string | undefined> {
+  const alias = copyFromAlias(from.key, x, workdir);
+  if (!from.rootfs) {
+    const [hit] = await cache.store.probe([alias]);
+    if (hit?.createdBy.startsWith(ALIAS_PREFIX)) return hit.createdBy.slice(ALIAS_PREFIX.length);
+    if (dryRun) return undefined;
+  }
+  const digest = filesDigest(await read());
+  cache.pending.push(cache.store.put(alias, null, { createdBy: ALIAS_PREFIX + digest }));
+  return digest;
 }

@@ -11,7 +11,7 @@ import { CommandFailedError, DockerfileError, KilnError } from "../util/errors.t
 import { humanSize } from "../util/log.ts";
 import { createdBy } from "./config.ts";
 import { startStage } from "./stage-base.ts";
-import { demoteFrom, onlyAddsFiles, probeSteps } from "./stage-cache.ts";
+import { copyFromFiles, demoteFrom, onlyAddsFiles, probeSteps } from "./stage-cache.ts";
 import { executeStep, type ExecContext } from "./stage-exec.ts";
 import { emptyTarLayer, StageImage } from "./stage-image.ts";
 import { CachedLayerFailed, CopySources, StageRootfs } from "./stage-rootfs.ts";
@@ -78,12 +78,15 @@ export class StageBuilder {
 
   /** What a COPY/ADD reads, for its key (step-plan's DescribeCopy). */
   private describe: DescribeCopy = async (x, workdir) => {
+    const { env } = this;
     const from = x.fromRef;
-    if (from && "image" in from) return { fromImageDigest: (await this.env.images.resolve(from.image)).image.manifestDigest };
-    // `kiln plan` builds no stage, so it cannot read another stage's files: those steps would miss.
-    if (from && this.env.opts.dryRun) return { unknown: true };
-    const root = from ? await this.copyFrom.stage(from.stage) : this.env.ctx.dir;
-    return { sources: await describeSources(copySpec(x, "", root, from ? undefined : this.env.ctx.ignore, workdir)) };
+    if (from && "image" in from) return { fromImageDigest: (await env.images.resolve(from.image)).image.manifestDigest };
+    const read = async (root: string) => await describeSources(copySpec(x, "", root, from ? undefined : env.ctx.ignore, workdir));
+    if (!from) return { sources: await read(env.ctx.dir) };
+    const r = env.results.get(from.stage);
+    if (!r) throw new KilnError(`COPY --from: stage ${from.stage} was not built`);
+    const files = await copyFromFiles(env.cache!, r, x, workdir, async () => await read(await this.copyFrom.stage(from.stage)), !!env.opts.dryRun);
+    return files ? { fromFiles: files } : { unknown: true };
   };
 
   private async runSteps(plan: StagePlan, img: StageImage, rootfs: StageRootfs, sources: string[]): Promise<void> {

@@ -29,10 +29,10 @@ export interface Step {
 }
 
 /**
- * What a COPY/ADD reads, for its key: the files (context or --from=<stage>), or an image's
- * digest; `unknown` when it cannot be known now (`kiln plan` builds no stage to read).
+ * What a COPY/ADD reads, for its key: the context files, the digest of the files it reads in
+ * --from=<stage>, or an image's digest; `unknown` when it cannot be known now (`kiln plan` builds no stage to read).
  */
-export type DescribeCopy = (x: ExpandedCopy, workdir: string | undefined) => Promise<{ sources?: SourceEntry[]; fromImageDigest?: string; unknown?: boolean }>;
+export type DescribeCopy = (x: ExpandedCopy, workdir: string | undefined) => Promise<{ sources?: SourceEntry[]; fromFiles?: string; fromImageDigest?: string; unknown?: boolean }>;
 
 export interface PlanInput {
   scope: StageScope;
@@ -74,7 +74,7 @@ export async function planSteps(p: PlanInput): Promise<StagePlan> {
         cacheable = false;
         key = randomBytes(32).toString("hex");
       }
-      key = stepKey({ parent: key, instruction: x, env: x.kind === "run" ? x.env : undefined, config: { user, workdir }, sources: read.sources, fromImageDigest: read.fromImageDigest });
+      key = stepKey({ parent: key, instruction: x, env: x.kind === "run" ? x.env : undefined, config: { user, workdir }, sources: read.sources, fromFiles: read.fromFiles, fromImageDigest: read.fromImageDigest });
     }
     applyMetadata(state, x);
     steps.push({ ins, x, user, workdir, runEnv, key, fsStep, cacheable });

@@ -134,6 +134,10 @@ describe("7: each step is keyed on what it reads", () => {
     expect((await buildIn(ctx, {}, store)).hm).toBe("MMM");
     writeFileSync(join(ctx, "Dockerfile"), df("2"));
     expect((await sameAsUncached(ctx, store)).hm).toBe("MHH");
+    // Fully cached: the key of COPY --from comes from the alias entry, so nothing is unpacked.
+    const again = await buildIn(ctx, {}, store);
+    expect(again.hm).toBe("HHH");
+    expect(again.lines.filter((l) => l.includes("unpacked"))).toEqual([]);
     writeFileSync(join(ctx, "Dockerfile"), df("2").replace("echo same", "echo changed"));
     expect((await sameAsUncached(ctx, store)).hm).toBe("MMM");
   });

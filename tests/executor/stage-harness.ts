@@ -34,6 +34,8 @@ export interface InProcessBuild extends BuildResult {
   /** "H"/"M" per filesystem step. */
   hm: string;
   warnings: string[];
+  /** Every log line (info and up). */
+  lines: string[];
 }
 
 const outDir = tempDir("kiln-stage-out-");
@@ -44,11 +46,11 @@ let outputs = 0;
  * the --oci-layout-path output, since the build's own layer files go with its workspace.
  */
 export async function buildIn(context: string, over: Partial<BuildOptions> = {}, store?: CacheStore): Promise<InProcessBuild> {
-  const warnings: string[] = [];
-  const logger = new Logger("warn", "text", (l) => warnings.push(l));
+  const lines: string[] = [];
+  const logger = new Logger("info", "text", (l) => lines.push(l));
   const out = join(outDir, `out${++outputs}`);
   const r = await build(options(context, { cache: !!store, ociLayoutPath: out, ...over }), logger, { cacheStore: store });
-  return { ...r, image: readOciLayout(out), hm: r.report.map((x) => (x.hit ? "H" : "M")).join(""), warnings };
+  return { ...r, image: readOciLayout(out), hm: r.report.map((x) => (x.hit ? "H" : "M")).join(""), warnings: lines.filter((l) => l.startsWith("WARN")), lines };
 }
 
 export interface FileInfo {
