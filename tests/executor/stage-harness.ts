@@ -1,18 +1,16 @@
 // In-process builds for the stage tests: kiln's build() with an in-memory cache store, no
-// registry and no push, and an image's file tree read from its layers (cached or built) for
-// comparing a cached build with an uncached one, file by file and config.
-import { createHash } from "node:crypto";
+// registry and no push, and an image's file tree (with mtimes), config and history, for
+// comparing a cached build with an uncached one.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CacheStore } from "../../src/cache/index.ts";
-import { decompress } from "../../src/fs/compression.ts";
 import type { Image } from "../../src/image/index.ts";
 import { readOciLayout } from "../../src/image/layout.ts";
 import { build, type BuildResult } from "../../src/executor/index.ts";
 import type { BuildOptions } from "../../src/executor/options.ts";
-import { readTar } from "../../src/tar/reader.ts";
 import { Logger } from "../../src/util/log.ts";
+import { layerFiles, type FileInfo } from "./image-files.ts";
 
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -53,43 +51,9 @@ export async function buildIn(context: string, over: Partial<BuildOptions> = {},
   return { ...r, image: readOciLayout(out), hm: r.report.map((x) => (x.hit ? "H" : "M")).join(""), warnings: lines.filter((l) => l.startsWith("WARN")), lines };
 }
 
-export interface FileInfo {
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  sha256?: string;
-  link?: string;
-}
-
-/** The image's files (layers applied in order, whiteouts honoured), with its config and layer media types. */
+/** The image's files with their mtimes (layers applied in order), its config and history, and layer media types. */
 export async function imageTree(img: Image): Promise<{ files: Record<string, FileInfo>; config: unknown; mediaTypes: string[] }> {
-  const files = new Map<string, FileInfo>();
-  for (const layer of img.layers) {
-    for await (const { header: h, body } of readTar(decompress(await layer.open(), layer.digest))) {
-      const name = h.name.replace(/^\.?\//, "").replace(/\/$/, "");
-      const base = name.split("/").pop()!;
-      const dir = name.slice(0, name.length - base.length);
-      if (base === ".wh..wh..opq") {
-        for (const k of [...files.keys()]) if (k.startsWith(dir) && k !== dir.replace(/\/$/, "")) files.delete(k);
-        continue;
-      }
-      if (base.startsWith(".wh.")) {
-        const gone = dir + base.slice(4);
-        for (const k of [...files.keys()]) if (k === gone || k.startsWith(gone + "/")) files.delete(k);
-        continue;
-      }
-      const info: FileInfo = { type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime };
-      if (h.type === "file") {
-        const hash = createHash("sha256");
-        for await (const c of body) hash.update(c);
-        info.sha256 = hash.digest("hex");
-      }
-      if (h.linkname) info.link = h.linkname;
-      files.set(name, info);
-    }
-  }
+  const { files } = await layerFiles(img.layers, { mtime: true });
   const c = img.config as { config?: unknown; history?: { created_by?: string; empty_layer?: boolean }[] };
   return { files: Object.fromEntries([...files].sort(([a], [b]) => (a < b ? -1 : 1))), config: { config: c.config, history: c.history?.map((h) => [h.created_by, !!h.empty_layer]) }, mediaTypes: img.layers.map((l) => l.mediaType) };
 }
