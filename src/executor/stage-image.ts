@@ -41,8 +41,8 @@ export class StageImage {
 
   /** The stage's image: base + added layers and history, the final config, `created`. */
   finish(state: ConfigState, scratchPlatform?: { os: string; arch: string; variant?: string }): Image {
-    const img = appendLayers(this.base, this.layers, this.history);
-    const cfg = cloneJson(img.config) as ImageConfig;
+    // Config first, on the base (its history is short), then one append of the stage's history.
+    const cfg = cloneJson(this.base.config) as ImageConfig;
     cfg.config = state.config;
     if (state.author) cfg.author = state.author;
     cfg.created = this.created;
@@ -51,7 +51,7 @@ export class StageImage {
       cfg.architecture = scratchPlatform.arch;
       if (scratchPlatform.variant) cfg.variant = scratchPlatform.variant;
     }
-    return withConfig(img, cfg);
+    return appendLayers(withConfig(this.base, cfg), this.layers, this.history);
   }
 }
 
