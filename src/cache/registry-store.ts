@@ -67,6 +67,15 @@ export class RegistryCacheStore implements CacheStore {
     return remoteLayer(this.client, this.repository, { digest, size, mediaType }, diffId);
   }
 
+  async hasLayer(hit: CacheHit): Promise<boolean> {
+    if (!hit.layer) return true;
+    try {
+      return (await this.client.headBlob(this.repository, hit.layer.digest)) !== undefined;
+    } catch {
+      return true; // unknown: let the push or the unpack find out (and the build turn it into a miss there)
+    }
+  }
+
   async put(key: string, layer: WrittenLayerLike | null, meta: PutMeta): Promise<void> {
     if (this.opts.readOnly) return;
     try {

@@ -22,6 +22,11 @@ export interface CacheStore {
   probe(keys: readonly string[]): Promise<(CacheHit | undefined)[]>;
   /** The hit's layer, fetched only when opened; undefined for an empty entry. */
   layerOf(hit: CacheHit): Layer | undefined;
+  /**
+   * Whether the hit's layer blob is still there (a hit whose blob is gone must be a miss, not a
+   * failed push). Never rejects. Stores without it are checked through the layer's local path.
+   */
+  hasLayer?(hit: CacheHit): Promise<boolean>;
   /** Store a step's entry (layer blob, config, then the key's tag). Never rejects; no-op when read-only. */
   put(key: string, layer: WrittenLayerLike | null, meta: PutMeta): Promise<void>;
 }

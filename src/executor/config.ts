@@ -1,5 +1,8 @@
 // How each metadata instruction changes the image config, as `docker build` does it.
-// Pure: takes the config and an expanded instruction, returns the next config.
+// The planner owns one private ConfigState per stage and applies every instruction to it in
+// place: a copy per step made ENV- or LABEL-heavy Dockerfiles quadratic (issue 18). Env is not
+// copied per ENV either: the planner sets it once from the stage scope (finalEnv) at the end.
+import { cloneJson } from "../util/clone.ts";
 import type { Expanded } from "../dockerfile/index.ts";
 import type { ContainerConfig } from "../image/types.ts";
 
@@ -8,17 +11,24 @@ export interface ConfigState {
   author?: string;
   /** Whether this stage set CMD itself (ENTRYPOINT clears only an inherited CMD). */
   cmdSetHere: boolean;
+  /** Whether an ENV ran in this stage (config Env must then be taken from the scope). */
+  envSet?: boolean;
 }
 
-export function applyMetadata(state: ConfigState, ins: Expanded, env: string[]): ConfigState {
-  const c: ContainerConfig = structuredClone(state.config);
-  let { author, cmdSetHere } = state;
+/** A private copy of a config to apply a stage's instructions to. */
+export function cloneConfigState(s: ConfigState): ConfigState {
+  return { config: cloneJson(s.config), author: s.author, cmdSetHere: s.cmdSetHere, envSet: s.envSet };
+}
+
+/** Apply one expanded instruction to `s`, in place (ENV only marks envSet; see the header). */
+export function applyMetadata(s: ConfigState, ins: Expanded): void {
+  const c = s.config;
   switch (ins.kind) {
     case "env":
-      c.Env = env;
+      s.envSet = true;
       break;
     case "label":
-      c.Labels = { ...(c.Labels ?? {}) };
+      c.Labels ??= {};
       for (const [k, v] of ins.labels) c.Labels[k] = v;
       break;
     case "workdir":
@@ -28,44 +38,41 @@ export function applyMetadata(state: ConfigState, ins: Expanded, env: string[]):
       c.User = ins.user;
       break;
     case "expose":
-      c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
+      c.ExposedPorts ??= {};
       for (const p of ins.ports) c.ExposedPorts[p] = {};
       break;
     case "volume":
-      c.Volumes = { ...(c.Volumes ?? {}) };
+      c.Volumes ??= {};
       for (const p of ins.paths) c.Volumes[p] = {};
       break;
     case "cmd":
       c.Cmd = ins.argv;
       if (!ins.json) c.ArgsEscaped = true;
-      cmdSetHere = true;
+      s.cmdSetHere = true;
       break;
     case "entrypoint":
       c.Entrypoint = ins.argv;
       if (!ins.json) c.ArgsEscaped = true;
-      if (!cmdSetHere) c.Cmd = null;
+      if (!s.cmdSetHere) c.Cmd = null;
       break;
     case "shell":
       c.Shell = ins.shell;
       break;
-    case "healthcheck": {
-      const h = ins.healthcheck;
-      c.Healthcheck = healthcheckConfig(h);
+    case "healthcheck":
+      c.Healthcheck = healthcheckConfig(ins.healthcheck);
       break;
-    }
     case "stopsignal":
       c.StopSignal = ins.signal;
       break;
     case "onbuild":
-      c.OnBuild = [...(c.OnBuild ?? []), ins.expression];
+      (c.OnBuild ??= []).push(ins.expression);
       break;
     case "maintainer":
-      author = ins.name;
+      s.author = ins.name;
       break;
     default:
       break;
   }
-  return { config: c, author, cmdSetHere };
 }
 
 function healthcheckConfig(h: import("../dockerfile/index.ts").HealthcheckConfig): NonNullable<ContainerConfig["Healthcheck"]> {

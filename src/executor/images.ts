@@ -142,6 +142,10 @@ export interface UnpackLayersOptions {
   protect?: readonly string[];
   /** Unpack a skeleton rootfs (applyLayer's `skeleton`); the inodes of emptied files are added here. */
   skeleton?: Set<number>;
+  /** Files the skeleton keeps whole besides /etc/passwd and /etc/group (applyLayer's `keep`). */
+  keep?: readonly string[];
+  /** Told which layer failed before the error is thrown (a cached layer's failure is a cache miss). */
+  onFailure?: (index: number) => void;
   /** --image-fs-extract-retry: extra attempts after a failed extraction (downloaded blobs are kept and reused). */
   extractRetries?: number;
 }
@@ -182,17 +186,22 @@ async function unpackLayersOnce(layers: readonly Layer[], dir: string, blobDir: 
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i]!;
       for (let j = i + 1; j < Math.min(layers.length, i + 1 + PARALLEL_DOWNLOADS); j++) if (!local(layers[j]!)) download(j);
-      const apply = (bytes: AsyncIterable<Uint8Array>) => applyLayer(dir, bytes, { mediaType: layer.mediaType, source: layer.digest, onWarning: warn, protect: keep, skeleton: opts.skeleton });
-      if (downloads.has(i) || local(layer)) {
-        await apply(createReadStream(await download(i), { highWaterMark: 1 << 20 }));
-        continue;
-      }
-      const d = await Download.start(layer, blobFile(layer, blobDir), pullProgress(log, layer), stop.signal);
+      const apply = (bytes: AsyncIterable<Uint8Array>) => applyLayer(dir, bytes, { mediaType: layer.mediaType, source: layer.digest, onWarning: warn, protect: keep, skeleton: opts.skeleton, keep: opts.keep });
       try {
-        await apply(d.bytes());
-        await d.finish();
+        if (downloads.has(i) || local(layer)) {
+          await apply(createReadStream(await download(i), { highWaterMark: 1 << 20 }));
+          continue;
+        }
+        const d = await Download.start(layer, blobFile(layer, blobDir), pullProgress(log, layer), stop.signal);
+        try {
+          await apply(d.bytes());
+          await d.finish();
+        } catch (e) {
+          await d.abandon();
+          throw e;
+        }
       } catch (e) {
-        await d.abandon();
+        opts.onFailure?.(i);
         throw e;
       }
     }

@@ -1,5 +1,6 @@
 // `kiln build`: context → Dockerfile → plan → stages → outputs. Everything the build writes
 // lives in one workspace that is removed at the end, on failure and on Ctrl-C.
+import { cloneJson } from "../util/clone.ts";
 import { parseDockerfile, planBuild, type PlatformSpec } from "../dockerfile/index.ts";
 import { withFormat, canonicalize, type Image } from "../image/index.ts";
 import type { ImageConfig, Platform } from "../image/types.ts";
@@ -12,8 +13,9 @@ import { openContext } from "./context.ts";
 import { ImageResolver } from "./images.ts";
 import type { BuildOptions } from "./options.ts";
 import { parseDestinations, writeOutputs } from "./outputs.ts";
-import { StageBuilder, type CacheUse, type StageResult, type StepReport } from "./stage.ts";
-import { inferCacheRepo, openCacheStore } from "../cache/index.ts";
+import { StageBuilder } from "./stage.ts";
+import type { CacheUse, StageResult, StepReport } from "./stage-types.ts";
+import { inferCacheRepo, openCacheStore, type CacheStore } from "../cache/index.ts";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
@@ -32,16 +34,21 @@ export interface BuildResult {
   report: StepReport[];
 }
 
-export async function build(opts: BuildOptions, logger = new Logger(opts.verbosity, opts.logFormat)): Promise<BuildResult> {
+/** What a caller may hand the build instead of opening it from the options (tests: an in-memory cache). */
+export interface BuildDeps {
+  cacheStore?: CacheStore;
+}
+
+export async function build(opts: BuildOptions, logger = new Logger(opts.verbosity, opts.logFormat), deps: BuildDeps = {}): Promise<BuildResult> {
   try {
-    return await buildUnredacted(opts, logger);
+    return await buildUnredacted(opts, logger, deps);
   } catch (e) {
     // Errors are printed by the CLI, not the logger: mask secret build args there too.
     throw redactError(e, secretBuildArgValues(opts.buildArgs));
   }
 }
 
-async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<BuildResult> {
+async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDeps): Promise<BuildResult> {
   const t0 = performance.now();
   const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
@@ -81,7 +88,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
     const results = new Map<number, StageResult>();
     const now = new Date();
     if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
-    const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log) : undefined;
+    const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log, deps.cacheStore) : undefined;
     const report: StepReport[] = [];
     const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
     if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
@@ -123,9 +130,8 @@ function workspaceParent(opts: BuildOptions): string | undefined {
   return opts.root;
 }
 
-function openCache(opts: BuildOptions, client: RegistryClient, log: Logger): CacheUse {
-  const spec = inferCacheRepo(opts.cacheRepo, opts.destinations);
-  const store = openCacheStore(spec, { client, ttlMs: opts.cacheTtlMs, readOnly: opts.noPushCache, warn: (m) => log.warn(`cache: ${m}`) });
+function openCache(opts: BuildOptions, client: RegistryClient, log: Logger, given?: CacheStore): CacheUse {
+  const store = given ?? openCacheStore(inferCacheRepo(opts.cacheRepo, opts.destinations), { client, ttlMs: opts.cacheTtlMs, readOnly: opts.noPushCache, warn: (m) => log.warn(`cache: ${m}`) });
   log.info(`cache: ${store.describe()}${opts.noPushCache ? " (read only)" : ""}`, { event: "cache", repo: store.describe() });
   return { store, runLayers: opts.cacheRunLayers, copyLayers: opts.cacheCopyLayers, pending: [] };
 }
@@ -133,7 +139,7 @@ function openCache(opts: BuildOptions, client: RegistryClient, log: Logger): Cac
 /** --label, output format and --reproducible apply to the final image only. */
 function finalize(img: Image, opts: BuildOptions): Image {
   if (Object.keys(opts.labels).length > 0) {
-    const cfg = structuredClone(img.config) as ImageConfig;
+    const cfg = cloneJson(img.config) as ImageConfig;
     cfg.config = { ...(cfg.config ?? {}), Labels: { ...(cfg.config?.Labels ?? {}), ...opts.labels } };
     img = withConfig(img, cfg);
   }

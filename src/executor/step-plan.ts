@@ -1,113 +1,120 @@
-// Before a stage touches its filesystem: expand every instruction, follow the config it builds
-// up, and compute each step's cache key (COPY keys need only the context). Then probe the cache
-// for all keys at once. A fully cached stage is thus never unpacked.
+// The stage planner: before a stage touches its filesystem, expand every instruction, follow
+// the config it builds up, compute each filesystem step's cache key from what that step reads
+// (docs/cache.md), and the RUN environment once for both the key and the runner. Pure apart
+// from `describe` (reading COPY sources), so it is unit-tested with an in-memory store.
 import { randomBytes } from "node:crypto";
-import { stepKey, type CacheHit } from "../cache/index.ts";
-import type { Expanded, ExpandedCopy, IgnoreMatcher, Instruction, StageScope } from "../dockerfile/index.ts";
-import { KilnError } from "../util/errors.ts";
-import { applyMetadata, type ConfigState } from "./config.ts";
-import type { BuildContext } from "./context.ts";
-import { describeSources } from "./copy/index.ts";
-import type { CopySpec, SourceEntry } from "./copy/types.ts";
-import type { ImageResolver } from "./images.ts";
-import { runKeyInputs } from "./run-mounts.ts";
-import type { CacheUse, StageResult } from "./stage.ts";
+import { posix } from "node:path";
+import { FS_KINDS, stepKey, type CacheHit, type LayerShaping, type SourceEntry } from "../cache/index.ts";
+import type { Expanded, ExpandedCopy, ExpandedRun, IgnoreMatcher, Instruction, StageScope } from "../dockerfile/index.ts";
+import { applyMetadata, cloneConfigState, type ConfigState } from "./config.ts";
+import { fromSourceName } from "./copy/sources.ts";
+import type { CopySpec } from "./copy/types.ts";
+import type { BuildOptions } from "./options.ts";
 
-/** A step after expansion, with the config it sees and its cache key. */
+/** A step after expansion, with what it reads of the config and its cache key. */
 export interface Step {
   ins: Instruction;
   x: Expanded;
-  /** Config before the step (RUN's user and cwd come from here). */
-  before: ConfigState;
+  /** USER and WORKDIR as the step starts (RUN runs with them, COPY and WORKDIR read them). */
+  user?: string;
+  workdir?: string;
+  /** RUN: the process environment, x.env plus the proxy variables. The key takes x.env only. */
+  runEnv?: string[];
+  /** Filesystem steps: the cache key. Other steps: the chain's key so far (they have none of their own). */
   key: string;
   /** RUN, COPY, ADD, WORKDIR and VOLUME may change the filesystem: only these are looked up. */
   fsStep: boolean;
-  /** Whether the cache may store/serve this step (flags, unpinned URLs). */
+  /** Whether the cache may store/serve this step (--cache-*-layers, unpinned URLs). */
   cacheable: boolean;
   hit?: CacheHit;
 }
 
-export interface PlanContext {
+/**
+ * What a COPY/ADD reads, for its key: the context files, the digest of the files it reads in
+ * --from=<stage>, or an image's digest; `unknown` when it cannot be known now (`kiln plan` builds no stage to read).
+ */
+export type DescribeCopy = (x: ExpandedCopy, workdir: string | undefined) => Promise<{ sources?: SourceEntry[]; fromFiles?: string; fromImageDigest?: string; unknown?: boolean }>;
+
+/**
+ * What a RUN reads besides its command and environment, for its key: the final keys of the
+ * stages and the digests of the images its --mount from= names, and the context files its
+ * context bind mounts show (src/executor/run-mounts.ts). Never a secret's value.
+ */
+export type DescribeRun = (x: ExpandedRun) => Promise<{ sources?: SourceEntry[]; mountFrom?: string[] }>;
+
+export interface PlanInput {
   scope: StageScope;
+  instructions: readonly Instruction[];
+  /** The config the stage starts from (not changed: the planner works on its own copy). */
+  start: ConfigState;
+  /** The stage's base key (baseKey with layerShapingFlags). */
   baseKey: string;
-  cache?: CacheUse;
-  results: Map<number, StageResult>;
-  images: ImageResolver;
-  ctx: BuildContext;
+  /** Set when the cache is on: keys are computed only then. */
+  cache?: { runLayers: boolean; copyLayers: boolean };
+  describe: DescribeCopy;
+  describeRun?: DescribeRun;
   /** Runs f, naming the instruction's line in its errors. */
   atLine<T>(ins: Instruction, f: () => Promise<T>): Promise<T>;
 }
 
-const FS_KINDS = new Set<Expanded["kind"]>(["run", "copy", "add", "workdir", "volume"]);
+export interface StagePlan {
+  steps: Step[];
+  /** The config after the whole stage (metadata applies whether steps hit or not). */
+  config: ConfigState;
+  /** The key of the stage's last filesystem step (the base key when it has none). */
+  key: string;
+}
 
-export async function planSteps(pc: PlanContext, instructions: Instruction[], start: ConfigState): Promise<{ steps: Step[]; after: Map<Step, ConfigState>; state: ConfigState }> {
-  const { cache } = pc;
+export async function planSteps(p: PlanInput): Promise<StagePlan> {
+  const state = cloneConfigState(p.start);
   const steps: Step[] = [];
-  const after = new Map<Step, ConfigState>();
-  let state = start;
-  let key = pc.baseKey;
-  for (const ins of instructions) {
-    const before = state;
-    const x = pc.scope.expand(ins);
+  let key = p.baseKey;
+  for (const ins of p.instructions) {
+    const x = p.scope.expand(ins);
     const fsStep = FS_KINDS.has(x.kind);
-    let cacheable = !!cache && (x.kind === "run" ? cache.runLayers : x.kind === "copy" || x.kind === "add" ? cache.copyLayers : true);
-    if (cache) {
-      const extra = await pc.atLine(ins, () => keyInputs(pc, x, before));
+    const user = state.config.User || undefined;
+    const workdir = state.config.WorkingDir || undefined;
+    const runEnv = x.kind === "run" ? [...x.env, ...Object.entries(x.proxyEnv).map(([k, v]) => `${k}=${v}`)] : undefined;
+    let cacheable = !!p.cache && fsStep && (x.kind === "run" ? p.cache.runLayers : x.kind === "copy" || x.kind === "add" ? p.cache.copyLayers : true);
+    if (p.cache && fsStep) {
+      const read: Awaited<ReturnType<DescribeCopy>> & { mountFrom?: string[] } = x.kind === "copy" || x.kind === "add"
+        ? await p.atLine(ins, () => p.describe(x, workdir))
+        : x.kind === "run" && p.describeRun ? await p.atLine(ins, () => p.describeRun!(x)) : {};
       // A URL fetched without --checksum can change under us: nothing after it may hit.
-      if (extra.unpinned) {
+      if (read.unknown || read.sources?.some((s) => s.type === "url" && !s.digest)) {
         cacheable = false;
         key = randomBytes(32).toString("hex");
       }
-      key = stepKey({
-        parent: key,
-        instruction: x,
-        env: x.kind === "run" ? [...x.env, ...Object.entries(x.proxyEnv).map(([k, v]) => `${k}=${v}`)] : undefined,
-        config: { user: before.config.User, workdir: before.config.WorkingDir, shell: before.config.Shell },
-        sources: extra.sources,
-        fromStageKey: extra.fromStageKey,
-        fromImageDigest: extra.fromImageDigest,
-        mountFrom: extra.mountFrom,
-      });
+      key = stepKey({ parent: key, instruction: x, env: x.kind === "run" ? x.env : undefined, config: { user, workdir }, sources: read.sources, fromFiles: read.fromFiles, fromImageDigest: read.fromImageDigest, mountFrom: read.mountFrom });
     }
-    const step: Step = { ins, x, before, key, fsStep, cacheable };
-    if (!fsStep || x.kind === "workdir" || x.kind === "volume") {
-      state = applyMetadata(state, x, pc.scope.env());
-      after.set(step, state);
-    }
-    steps.push(step);
+    applyMetadata(state, x);
+    steps.push({ ins, x, user, workdir, runEnv, key, fsStep, cacheable });
   }
-  return { steps, after, state };
+  if (state.envSet) state.config.Env = p.scope.env();
+  return { steps, config: state, key };
 }
 
-async function keyInputs(pc: PlanContext, x: Expanded, state: ConfigState): Promise<{ sources?: SourceEntry[]; fromStageKey?: string; fromImageDigest?: string; mountFrom?: string[]; unpinned?: boolean }> {
-  if (x.kind === "run") return runKeyInputs(x, pc);
-  if (x.kind !== "copy" && x.kind !== "add") return {};
-  if (x.fromRef && "stage" in x.fromRef) {
-    const r = pc.results.get(x.fromRef.stage);
-    if (!r) throw new KilnError(`COPY --from: stage ${x.fromRef.stage} was not built`);
-    return { fromStageKey: r.key };
-  }
-  if (x.fromRef && "image" in x.fromRef) {
-    const { image } = await pc.images.resolve(x.fromRef.image);
-    return { fromImageDigest: image.manifestDigest };
-  }
-  const sources = await describeSources(copySpec(x, "", pc.ctx.dir, pc.ctx.ignore, state.config.WorkingDir));
-  return { sources, unpinned: sources.some((s) => s.type === "url" && !s.digest) };
+/**
+ * Every build option that changes the bytes of a layer, folded into each stage's base key
+ * (docs/cache.md lists what is in and out, and why): a cached layer is never handed to a build
+ * that would have written it differently.
+ */
+export function layerShapingFlags(opts: BuildOptions): LayerShaping {
+  const ignore = [...new Set(opts.ignorePaths.map((p) => posix.resolve("/", p)))].sort();
+  return {
+    compression: opts.compression,
+    compressionLevel: opts.compressionLevel,
+    ignorePaths: ignore.length > 0 ? ignore : undefined,
+    reproducible: opts.reproducible ? sourceDateEpoch() : undefined,
+    ignoreVarRun: opts.ignoreVarRun === false ? false : undefined,
+    snapshotMode: opts.snapshotMode === "overlay" ? "overlay" : undefined,
+  };
 }
 
-/** Look up every cacheable filesystem step at once; keep the longest run of hits. */
-export async function probeSteps(cache: CacheUse | undefined, steps: Step[]): Promise<void> {
-  if (!cache) return;
-  const lookups = steps.filter((s) => s.fsStep && s.cacheable);
-  const hits = await cache.store.probe(lookups.map((s) => s.key));
-  const byStep = new Map(lookups.map((s, i) => [s, hits[i]]));
-  // Hits always form a prefix: every key after a miss chains from a key that was never stored.
-  for (const s of steps) {
-    if (!s.fsStep) continue;
-    const hit = byStep.get(s);
-    if (!hit) break;
-    s.hit = hit;
-  }
+/** The time --reproducible layers carry: SOURCE_DATE_EPOCH, else 0. */
+export function sourceDateEpoch(): number {
+  const s = process.env.SOURCE_DATE_EPOCH;
+  return s && /^\d+$/.test(s) ? Number(s) : 0;
 }
 
 /** The COPY/ADD request for an expanded instruction. */
@@ -128,5 +135,6 @@ export function copySpec(x: ExpandedCopy, rootfs: string, sourceRoot: string, ig
     parents: x.parents,
     // Files from another stage or image keep their owners; context files become 0:0.
     preserveOwner: !!x.fromRef,
+    sourceName: x.from !== undefined && x.fromRef ? fromSourceName(x.from, x.fromRef) : undefined,
   };
 }

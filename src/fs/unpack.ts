@@ -32,6 +32,8 @@ export interface ApplyOptions {
    * (COPY, WORKDIR, VOLUME): they need the tree and its metadata, never file contents.
    */
   skeleton?: Set<number>;
+  /** Rootfs-relative real paths a skeleton keeps whole besides SKELETON_KEEPS (the targets of links there). */
+  keep?: readonly string[];
 }
 
 /** Files a skeleton rootfs keeps whole: user and group names are looked up in them (--chown, USER). */
@@ -56,6 +58,7 @@ interface UnpackOptions {
   onWarning?: (msg: string) => void;
   protect?: readonly string[];
   skeleton?: Set<number>;
+  keep?: readonly string[];
 }
 
 const O_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -64,7 +67,7 @@ const WRITE_BUF = 1 << 20;
 /** Apply one layer (gzip, zstd or plain tar; detected from its bytes) to `rootfs`. */
 export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<void> {
   const what = opts.source ? `layer ${opts.source}` : `layer (${opts.mediaType})`;
-  await unpack(rootfs, decompress(compressed, what), { kind: "layer", what, owner: "archive", onWarning: opts.onWarning, protect: opts.protect, skeleton: opts.skeleton });
+  await unpack(rootfs, decompress(compressed, what), { kind: "layer", what, owner: "archive", onWarning: opts.onWarning, protect: opts.protect, skeleton: opts.skeleton, keep: opts.keep });
 }
 
 export interface ExtractOptions {
@@ -158,7 +161,7 @@ class Unpacker {
     if (this.layer) this.written.add(real);
     switch (h.type) {
       case "file":
-        return this.file(dir, host, h, this.opts.skeleton && h.size > 0 && !SKELETON_KEEPS.includes(real) ? null : body);
+        return this.file(dir, host, h, this.opts.skeleton && h.size > 0 && !SKELETON_KEEPS.includes(real) && !this.opts.keep?.includes(real) ? null : body);
       case "dir":
         return this.dir(rel, real, host, h);
       case "symlink":

@@ -1,6 +1,7 @@
 // The immutable image model (after go-containerregistry's v1.Image): a manifest, its
 // config and its layers. Sources (registry, OCI layout, tarball, local files) produce
 // Images; pure functions in mutate.ts derive new ones; sinks and pushImage consume them.
+import { cloneJson } from "../util/clone.ts";
 import { KilnError } from "../util/errors.ts";
 import { sha256 } from "./digest.ts";
 import { configMediaType, DOCKER_MANIFEST, formatOf, isForeignLayer, manifestMediaType, type ImageFormat } from "./media-types.ts";
@@ -53,7 +54,7 @@ const enc = new TextEncoder();
 
 /** Assemble an Image, serialising config and manifest canonically unless exact bytes are given. */
 export function makeImage(parts: ImageParts): Image {
-  const config = deepFreeze(structuredClone(parts.config));
+  const config = deepFreeze(cloneJson(parts.config));
   if (config.rootfs?.diff_ids?.length !== parts.layers.length) {
     throw new KilnError(`image config lists ${config.rootfs?.diff_ids?.length ?? 0} diff_ids but the image has ${parts.layers.length} layers`);
   }

@@ -1,4 +1,5 @@
 // Pure functions that derive a new Image from an old one. The input is never changed.
+import { cloneJson } from "../util/clone.ts";
 import { KilnError } from "../util/errors.ts";
 import { sha256 } from "./digest.ts";
 import { makeImage, type Image, type Layer } from "./image.ts";
@@ -16,7 +17,7 @@ export function emptyImage(platform: Platform | string = hostPlatform(), format:
 }
 
 function mutable(img: Image): ImageConfig {
-  return structuredClone(img.config) as ImageConfig;
+  return cloneJson(img.config) as ImageConfig;
 }
 
 function rebuild(img: Image, config: ImageConfig, layers: readonly Layer[] = img.layers, format: ImageFormat = img.format): Image {
@@ -49,13 +50,13 @@ export function appendHistory(img: Image, entries: readonly HistoryEntry[]): Ima
 
 /** Replace the whole config file; rootfs.diff_ids always follows the image's layers. */
 export function withConfig(img: Image, config: ImageConfig): Image {
-  return rebuild(img, structuredClone(config) as ImageConfig);
+  return rebuild(img, cloneJson(config) as ImageConfig);
 }
 
 /** Replace the runtime config (Env, Cmd, Entrypoint, Labels…). */
 export function withContainerConfig(img: Image, cc: ContainerConfig): Image {
   const config = mutable(img);
-  config.config = structuredClone(cc);
+  config.config = cloneJson(cc);
   return rebuild(img, config);
 }
 

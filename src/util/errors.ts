@@ -8,6 +8,17 @@ export class KilnError extends Error {
   }
 }
 
+/**
+ * A RUN command exited non-zero. The build exits 1 (as kaniko and docker build); the command's
+ * own code is kept here for the JSON log and in the message.
+ */
+export class CommandFailedError extends KilnError {
+  constructor(message: string, readonly commandExitCode: number) {
+    super(message, 1);
+    this.name = "CommandFailedError";
+  }
+}
+
 /** Bad command line: exit code 2, like most CLIs. */
 export class UsageError extends KilnError {
   constructor(message: string) {

@@ -2,7 +2,7 @@
 // never unpack or run anything, and each kind of change invalidates exactly the steps it should.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { baseImages, registry, type BaseImageRefs, type RegistryHandle } from "../env.ts";
@@ -77,6 +77,7 @@ RUN echo "dep $DEPV" > /dep
 FROM $BASE
 ARG V=1
 ENV E=1
+LABEL l=1
 COPY app/ /app/
 RUN echo "v=$V" > /v
 COPY --from=dep /dep /dep
@@ -92,6 +93,7 @@ function invalidationContext(name: string): string {
   writeFileSync(join(ctx, ".dockerignore"), "**/*.log\n");
   writeFileSync(join(ctx, "app", "a.txt"), "a\n");
   writeFileSync(join(ctx, "app", "b.txt"), "b\n");
+  writeFileSync(join(ctx, "app", "c.txt"), "a\n");
   writeFileSync(join(ctx, "app", "debug.log"), "log 1\n");
   writeFileSync(join(ctx, "f.txt"), "f\n");
   return ctx;
@@ -102,6 +104,8 @@ interface Change {
   /** Mutate the context and return extra build args (base and args of the changed build). */
   apply(ctx: string): string[];
   expect: string;
+  /** --reproducible builds: the cached image must have the uncached one's digest, too. */
+  sameDigest?: boolean;
 }
 
 const CHANGES: Change[] = [
@@ -111,7 +115,14 @@ const CHANGES: Change[] = [
   { name: "file added", apply: (c) => (writeFileSync(join(c, "app", "new.txt"), "new\n"), []), expect: "HMMMMM" },
   { name: "ignored file changed", apply: (c) => (writeFileSync(join(c, "app", "debug.log"), "log 2\n"), []), expect: "HHHHHH" },
   { name: "build arg used by a RUN", apply: () => ["--build-arg", "V=2"], expect: "HHMMMM" },
-  { name: "ENV before a RUN", apply: (c) => (writeFileSync(join(c, "Dockerfile"), INVALIDATION.replace("ENV E=1", "ENV E=2")), []), expect: "HMMMMM" },
+  // COPY app/ reads no ENV: only the RUN that sees it (and what chains from it) runs again.
+  { name: "ENV before a RUN", apply: (c) => (writeFileSync(join(c, "Dockerfile"), INVALIDATION.replace("ENV E=1", "ENV E=2")), []), expect: "HHMMMM" },
+  // Issue 20: finer invalidation, and every flag that shapes layers in the key.
+  { name: "LABEL changed", apply: (c) => (writeFileSync(join(c, "Dockerfile"), INVALIDATION.replace("LABEL l=1", "LABEL l=2")), []), expect: "HHHHHH" },
+  { name: "ignore-path added", apply: () => ["--ignore-path", "/app"], expect: "MMMMMM" },
+  { name: "reproducible added", apply: () => ["--reproducible"], expect: "MMMMMM", sameDigest: true },
+  { name: "compression zstd", apply: () => ["--compression", "zstd"], expect: "MMMMMM" },
+  { name: "copied file made a hard link", apply: (c) => (rmSync(join(c, "app", "c.txt")), linkSync(join(c, "app", "a.txt"), join(c, "app", "c.txt")), []), expect: "HMMMMM" },
   { name: "base image digest", apply: () => ["--build-arg", `BASE=${bases.busyboxV2s2}`], expect: "MMMMMM" },
   { name: "stage used by COPY --from", apply: () => ["--build-arg", "DEPV=2"], expect: "MHHMMM" },
   { name: "COPY destination from $VAR", apply: () => ["--build-arg", "D=/other"], expect: "HHHHMM" },
@@ -139,8 +150,29 @@ describe("each change invalidates exactly the steps it should", () => {
       const b = await imageFiles(`${reg.host}/inval/${slug}:fresh`);
       expect([...a.files]).toEqual([...b.files]);
       expect(a.config).toEqual(b.config);
+      expect(a.mediaTypes).toEqual(b.mediaTypes);
+      if (change.sameDigest) expect(a.digest).toBe(b.digest);
     });
   }
+});
+
+test("issue 20 item 5: only COPY left and /etc/passwd a symlink: the cached build resolves --chown as the uncached one", async () => {
+  const ctx = join(tmp, "passwd-link");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), "ARG BASE\nFROM $BASE\nRUN mv /etc/passwd /etc/passwd.real && ln -s passwd.real /etc/passwd && echo 'app:x:1234:2345::/home/app:/bin/sh' >> /etc/passwd.real\nCOPY --chown=app f.txt /f.txt\n");
+  writeFileSync(join(ctx, "f.txt"), "1\n");
+  const args = ["--build-arg", `BASE=${bases.busybox}`];
+  const cache = [...args, "--cache", "--cache-repo", `${reg.host}/passwd-link/cache`];
+  expect(build(ctx, `${reg.host}/passwd-link:1`, cache).code).toBe(0);
+  writeFileSync(join(ctx, "f.txt"), "2\n");
+  const cached = build(ctx, `${reg.host}/passwd-link:2`, cache);
+  expect(cached.err).toMatch(/tree only/);
+  expect(cached.code).toBe(0);
+  expect(build(ctx, `${reg.host}/passwd-link:fresh`, args).code).toBe(0);
+  const a = await imageFiles(`${reg.host}/passwd-link:2`);
+  const b = await imageFiles(`${reg.host}/passwd-link:fresh`);
+  expect([...a.files]).toEqual([...b.files]);
+  expect(a.files.get("f.txt")).toMatchObject({ uid: 1234, gid: 2345 });
 });
 
 test("a cached build with a changed context copies it fresh (no stale layer)", async () => {

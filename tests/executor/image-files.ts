@@ -2,6 +2,7 @@
 // (layers applied in order with whiteouts), for comparing builds file by file.
 import { createHash } from "node:crypto";
 import { decompress } from "../../src/fs/compression.ts";
+import type { Layer } from "../../src/image/index.ts";
 import { parseReference } from "../../src/image/reference.ts";
 import { fetchImage, RegistryClient } from "../../src/registry/index.ts";
 import { readTar } from "../../src/tar/reader.ts";
@@ -13,14 +14,21 @@ export interface FileInfo {
   gid: number;
   sha256?: string;
   link?: string;
+  mtime?: number;
 }
 
-export async function imageFiles(ref: string): Promise<{ files: Map<string, FileInfo>; content: Map<string, string>; digest: string; config: unknown }> {
+export async function imageFiles(ref: string): Promise<{ files: Map<string, FileInfo>; content: Map<string, string>; digest: string; config: unknown; mediaTypes: string[] }> {
   const client = new RegistryClient({ insecureRegistries: ["*"] });
   const img = await fetchImage(client, parseReference(ref));
+  const { files, content } = await layerFiles(img.layers);
+  return { files, content, digest: img.manifestDigest, config: img.config.config, mediaTypes: img.layers.map((l) => l.mediaType) };
+}
+
+/** The file tree of layers applied in order; `mtime` adds each entry's mtime (for --reproducible comparisons). */
+export async function layerFiles(layers: readonly Layer[], opts: { mtime?: boolean } = {}): Promise<{ files: Map<string, FileInfo>; content: Map<string, string> }> {
   const files = new Map<string, FileInfo>();
   const content = new Map<string, string>();
-  for (const layer of img.layers) {
+  for (const layer of layers) {
     for await (const { header: h, body } of readTar(decompress(await layer.open(), layer.digest))) {
       const name = h.name.replace(/^\.?\//, "").replace(/\/$/, "");
       const base = name.split("/").pop()!;
@@ -35,6 +43,7 @@ export async function imageFiles(ref: string): Promise<{ files: Map<string, File
         continue;
       }
       const info: FileInfo = { type: h.type, mode: h.mode, uid: h.uid, gid: h.gid };
+      if (opts.mtime) info.mtime = h.mtime;
       if (h.type === "file") {
         const hash = createHash("sha256");
         const chunks: Uint8Array[] = [];
@@ -49,5 +58,5 @@ export async function imageFiles(ref: string): Promise<{ files: Map<string, File
       files.set(name, info);
     }
   }
-  return { files, content, digest: img.manifestDigest, config: img.config.config };
+  return { files, content };
 }

@@ -43,13 +43,20 @@ function describeUnchecked(spec: CopySpec): SourceEntry[] {
   const out: SourceEntry[] = [];
   const cmd = spec.isAdd ? "ADD" : "COPY";
   const owner = (st: fs.Stats) => (spec.preserveOwner ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
+  // copyInto links a file to the first copied path with the same inode: the key must see that.
+  const inodes = new Map<string, string>();
   const add = (path: string, host: string, st: fs.Stats, link?: string) => {
     const base = { path, mode: st.mode & 0o7777, ...owner(st), mtime: Math.floor(st.mtimeMs / 1000) };
     if (st.isDirectory()) out.push({ ...base, type: "dir", size: 0 });
     else if (st.isSymbolicLink()) out.push({ ...base, type: "symlink", size: 0, link: link ?? fs.readlinkSync(host) });
     // Opening a FIFO would block forever; copyInto refuses these with the same message.
     else if (!st.isFile()) throw new KilnError(`${cmd}: "${path}" is a special file (device, fifo or socket); only files, directories and symlinks can be copied`);
-    else out.push({ ...base, type: "file", size: st.size, digest: digestFile(host, path, cmd) });
+    else {
+      const ino = st.nlink > 1 ? `${st.dev}:${st.ino}` : "";
+      const first = ino ? inodes.get(ino) : undefined;
+      if (ino && first === undefined) inodes.set(ino, path);
+      out.push({ ...base, type: "file", size: st.size, digest: digestFile(host, path, cmd), ...(first !== undefined ? { hardlink: first } : {}) });
+    }
   };
   for (const g of enumerateSources(spec)) {
     if (g.url) {

@@ -59,6 +59,8 @@ export interface SourceEntry {
   digest?: string;
   /** Symlink target. */
   link?: string;
+  /** Path of the first listed source that is the same file (a hard link; COPY links them too). */
+  hardlink?: string;
   /** Seconds since the epoch (COPY preserves it, so it belongs in the cache key). */
   mtime?: number;
 }
