@@ -44,7 +44,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
   checkRootFlag(opts.root, opts.force);
   const ws = createWorkspace(workspaceParent(opts), opts.cacheDir ? join(opts.cacheDir, "blobs") : undefined);
   try {
-    const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
+    const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context"), git: opts.git });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
     const platform: PlatformSpec | undefined = opts.customPlatform ? parsePlatform(opts.customPlatform) : undefined;
     const plan = planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform });
@@ -102,6 +102,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger): Promise<Buil
 
 /** --root DIR holds the build's files; in-container mode keeps them in kiln's own directory. */
 function workspaceParent(opts: BuildOptions): string | undefined {
+  if (opts.kanikoDir) return opts.kanikoDir;
   if (process.env.KILN_WORKDIR) return process.env.KILN_WORKDIR;
   if (opts.root === "/") return isCompiled() ? join(dirname(process.execPath), "workspace") : undefined;
   return opts.root;
