@@ -18,7 +18,8 @@ export interface LogStyle {
 // A RUN command's output arrives in chunks that can end mid-line: the unfinished tail waits
 // here (per step) until its newline, the next log event, or flush().
 // The logger that buffered a tail writes it, so it is masked with that logger's secrets.
-type Pending = Map<string, { text: string; owner: Logger }>;
+// Each step has its own streaming decoder, so a UTF-8 character split across chunks survives.
+type Pending = Map<string, { text: string; owner: Logger }> & { decoders?: Map<string, TextDecoder> };
 // A line that never ends (a progress bar without "\n") is written once it gets this long.
 const MAX_PENDING = 64 * 1024;
 
@@ -71,7 +72,10 @@ export class Logger {
    */
   output(prefix: string, chunk: Uint8Array): void {
     if (!this.enabled("info")) return;
-    const text = (this.pending.get(prefix)?.text ?? "") + new TextDecoder().decode(chunk);
+    const decoders = (this.pending.decoders ??= new Map());
+    let decoder = decoders.get(prefix);
+    if (!decoder) decoders.set(prefix, (decoder = new TextDecoder()));
+    const text = (this.pending.get(prefix)?.text ?? "") + decoder.decode(chunk, { stream: true });
     const end = text.lastIndexOf("\n");
     const rest = text.slice(end + 1);
     if (rest.length > MAX_PENDING) {
