@@ -45,11 +45,13 @@ const SUBCOMMANDS = new Set(["build", "plan", "warm", "parse", "copy", "version"
 
 /**
  * kaniko's entry: kiln run as `executor` (the executor image's /kaniko/executor), or with a flag
- * first, is `kiln build`; a subcommand name still selects that command (`executor version`).
+ * first, is `kiln build`; run as `warmer` it is `kiln warm`; a subcommand name still selects that
+ * command (`executor version`).
  */
 export function commandOf(args: readonly string[], invokedAs: string): { command: string; rest: string[] } {
   const first = args[0];
   if (first !== undefined && SUBCOMMANDS.has(first)) return { command: first, rest: args.slice(1) };
+  if (invokedAs === "warmer") return { command: "warm", rest: [...args] };
   const executor = invokedAs === "executor";
   if (executor || (first !== undefined && first.startsWith("-") && !["-h", "--help", "--version", "-V"].includes(first))) {
     return { command: "build", rest: [...args] };
@@ -57,11 +59,12 @@ export function commandOf(args: readonly string[], invokedAs: string): { command
   return { command: "", rest: [...args] };
 }
 
-/** The name kiln was started as: the compiled binary's own name (a symlink's name too). */
+/** The name kiln was started as: the compiled binary's own name, or the symlink's it was run through. */
 function invokedName(): string {
   if (!isCompiled()) return "kiln";
-  const names = [process.argv0, process.execPath].map((p) => basename(p ?? ""));
-  return names.includes("executor") ? "executor" : names[1] ?? "kiln";
+  const [called, real] = [process.argv0, process.execPath].map((p) => basename(p ?? ""));
+  if (called === "warmer" || called === "executor") return called;
+  return real === "executor" ? "executor" : "kiln";
 }
 
 /** How the final error is printed: the build's --log-format (json: one JSON object). */
