@@ -3,6 +3,29 @@
 // src/cli/build.ts turns the parsed values into BuildOptions.
 import type { FlagSpec } from "./pflag.ts";
 
+/** How images are pulled: shared with `kiln warm`, whose flags are kaniko's warmer's. */
+export const PULL_FLAGS: readonly FlagSpec[] = [
+  { name: "insecure", type: "bool", help: "reach registries over plain HTTP" },
+  { name: "insecure-pull", type: "bool", help: "pull base images over plain HTTP" },
+  { name: "insecure-registry", type: "list", arg: "host", help: "reach this registry over plain HTTP (repeatable)" },
+  { name: "skip-tls-verify", type: "bool", help: "do not verify registry TLS certificates" },
+  { name: "skip-tls-verify-pull", type: "bool", help: "do not verify TLS certificates when pulling" },
+  { name: "skip-tls-verify-registry", type: "list", arg: "host", help: "do not verify TLS for this registry (repeatable)" },
+  { name: "registry-certificate", type: "map", arg: "host=path", help: "CA certificate for a registry (repeatable)" },
+  { name: "registry-client-cert", type: "map", arg: "host=cert,key", help: "client certificate and key for mutual TLS with a registry (repeatable)" },
+  { name: "registry-mirror", type: "list", arg: "host", help: "mirror of docker.io, tried in order (repeatable; env KANIKO_REGISTRY_MIRROR, ;-separated)" },
+  { name: "registry-map", type: "map", arg: "orig=new;…", help: "pull registry orig from new instead (repeatable; env KANIKO_REGISTRY_MAP)" },
+  { name: "skip-default-registry-fallback", type: "bool", help: "fail when no mirror has the image instead of asking the original registry" },
+  { name: "image-download-retry", type: "int", arg: "n", help: "retries of a base image download", defaultText: "0" },
+];
+
+/** Logging: shared with `kiln warm`. */
+export const LOG_FLAGS: readonly FlagSpec[] = [
+  { name: "verbosity", short: "v", type: "string", arg: "level", help: "log level: trace, debug, info, warn, error, fatal, panic", defaultText: "info" },
+  { name: "log-format", type: "string", arg: "format", help: "text, color (colour only on a terminal) or json (one object per event, the final error too)", defaultText: "color" },
+  { name: "log-timestamp", type: "bool", help: "prefix each log line with a timestamp" },
+];
+
 export const BUILD_FLAGS: readonly FlagSpec[] = [
   { name: "dockerfile", short: "f", type: "string", arg: "path", help: "Dockerfile, relative to the context or absolute; - reads stdin", defaultText: "Dockerfile" },
   { name: "context", short: "c", type: "string", arg: "path", help: "build context: directory, dir://PATH, .tar/.tar.gz file, tar://PATH, tar://stdin, git://…, https://….git, https://….tar.gz", defaultText: "." },
@@ -30,20 +53,9 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
   { name: "cache-run-layers", type: "bool", help: "cache RUN layers", defaultText: "true" },
   { name: "cache-copy-layers", type: "bool", help: "cache COPY/ADD layers (kiln's default is true; kaniko's is false)", defaultText: "true" },
   { name: "compressed-caching", type: "bool", help: "accepted for kaniko; no effect: kiln streams layers to disk and never holds them in memory", defaultText: "true" },
-  { name: "insecure", type: "bool", help: "reach registries over plain HTTP" },
-  { name: "insecure-pull", type: "bool", help: "pull base images over plain HTTP" },
-  { name: "insecure-registry", type: "list", arg: "host", help: "reach this registry over plain HTTP (repeatable)" },
-  { name: "skip-tls-verify", type: "bool", help: "do not verify registry TLS certificates" },
-  { name: "skip-tls-verify-pull", type: "bool", help: "do not verify TLS certificates when pulling" },
-  { name: "skip-tls-verify-registry", type: "list", arg: "host", help: "do not verify TLS for this registry (repeatable)" },
-  { name: "registry-certificate", type: "map", arg: "host=path", help: "CA certificate for a registry (repeatable)" },
-  { name: "registry-client-cert", type: "map", arg: "host=cert,key", help: "client certificate and key for mutual TLS with a registry (repeatable)" },
-  { name: "registry-mirror", type: "list", arg: "host", help: "mirror of docker.io, tried in order (repeatable; env KANIKO_REGISTRY_MIRROR, ;-separated)" },
-  { name: "registry-map", type: "map", arg: "orig=new;…", help: "pull registry orig from new instead (repeatable; env KANIKO_REGISTRY_MAP)" },
-  { name: "skip-default-registry-fallback", type: "bool", help: "fail when no mirror has the image instead of asking the original registry" },
+  ...PULL_FLAGS,
   { name: "push-retry", type: "int", arg: "n", help: "retries of the push", defaultText: "0" },
   { name: "push-ignore-immutable-tag-errors", type: "bool", help: "a registry's \"tag is immutable\" answer counts as pushed" },
-  { name: "image-download-retry", type: "int", arg: "n", help: "retries of a base image download", defaultText: "0" },
   { name: "image-fs-extract-retry", type: "int", arg: "n", help: "retries of a base layer extraction", defaultText: "0" },
   { name: "skip-push-permission-check", type: "bool", help: "do not check push access to the destinations before building" },
   { name: "reproducible", type: "bool", help: "strip timestamps so the same inputs give the same image digest" },
@@ -61,9 +73,7 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
   { name: "force", type: "bool", help: "allow --root / outside a container" },
   { name: "kaniko-dir", type: "string", arg: "dir", help: "where the build's own files live (env KANIKO_DIR; the flag wins)", defaultText: "KILN_WORKDIR or the temp dir" },
   { name: "cleanup", type: "bool", help: "remove the build's files at the end (kiln always does)" },
-  { name: "verbosity", short: "v", type: "string", arg: "level", help: "log level: trace, debug, info, warn, error, fatal, panic", defaultText: "info" },
-  { name: "log-format", type: "string", arg: "format", help: "text, color (colour only on a terminal) or json (one object per event, the final error too)", defaultText: "color" },
-  { name: "log-timestamp", type: "bool", help: "prefix each log line with a timestamp" },
+  ...LOG_FLAGS,
   // kaniko's deprecated spellings: they still work, with a warning.
   { name: "snapshotMode", type: "string", help: "", aliasOf: "snapshot-mode", hidden: true },
   { name: "customPlatform", type: "string", help: "", aliasOf: "custom-platform", hidden: true },

@@ -214,7 +214,8 @@ function checkContext(arg: string): string {
   return local;
 }
 
-function splitEnvList(v: string | undefined): string[] {
+/** KANIKO_REGISTRY_MIRROR's form: values separated by ";". */
+export function splitEnvList(v: string | undefined): string[] {
   return (v ?? "").split(";").map((s) => s.trim()).filter((s) => s !== "");
 }
 

@@ -11,7 +11,8 @@ import { parseDockerfile, planBuild } from "../dockerfile/index.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { KilnError, UsageError } from "../util/errors.ts";
 import { formatFlagHelp, parsePflags, type FlagSpec } from "./pflag.ts";
-import { parseClientCerts, parseKeyValues, parseRegistryMaps } from "./build.ts";
+import { parseClientCerts, parseKeyValues, parseRegistryMaps, splitEnvList } from "./build.ts";
+import { LOG_FLAGS, PULL_FLAGS } from "./build-flags.ts";
 
 export const WARM_FLAGS: readonly FlagSpec[] = [
   { name: "image", short: "i", type: "list", arg: "ref", help: "image to download (repeatable)" },
@@ -21,21 +22,8 @@ export const WARM_FLAGS: readonly FlagSpec[] = [
   { name: "force", short: "f", type: "bool", help: "download again even when the layers are there" },
   { name: "cache-ttl", type: "duration", arg: "duration", help: "accepted for kaniko; kiln's layer files are named by digest and never go stale", defaultText: "336h" },
   { name: "custom-platform", type: "string", arg: "os/arch", help: "platform to pick from multi-platform images" },
-  { name: "insecure", type: "bool", help: "reach registries over plain HTTP" },
-  { name: "insecure-pull", type: "bool", help: "pull over plain HTTP" },
-  { name: "insecure-registry", type: "list", arg: "host", help: "reach this registry over plain HTTP (repeatable)" },
-  { name: "skip-tls-verify", type: "bool", help: "do not verify registry TLS certificates" },
-  { name: "skip-tls-verify-pull", type: "bool", help: "do not verify TLS certificates when pulling" },
-  { name: "skip-tls-verify-registry", type: "list", arg: "host", help: "do not verify TLS for this registry (repeatable)" },
-  { name: "registry-certificate", type: "map", arg: "host=path", help: "CA certificate for a registry (repeatable)" },
-  { name: "registry-client-cert", type: "map", arg: "host=cert,key", help: "client certificate for mutual TLS (repeatable)" },
-  { name: "registry-mirror", type: "list", arg: "host", help: "mirror of docker.io (repeatable; env KANIKO_REGISTRY_MIRROR)" },
-  { name: "registry-map", type: "map", arg: "orig=new;…", help: "pull registry orig from new instead (env KANIKO_REGISTRY_MAP)" },
-  { name: "skip-default-registry-fallback", type: "bool", help: "fail when no mirror has the image" },
-  { name: "image-download-retry", type: "int", arg: "n", help: "retries of an image download", defaultText: "0" },
-  { name: "verbosity", short: "v", type: "string", arg: "level", help: "log level", defaultText: "info" },
-  { name: "log-format", type: "string", arg: "format", help: "text, color or json", defaultText: "color" },
-  { name: "log-timestamp", type: "bool", help: "prefix log lines with a timestamp" },
+  ...PULL_FLAGS,
+  ...LOG_FLAGS,
   { name: "customPlatform", type: "string", help: "", aliasOf: "custom-platform", hidden: true },
 ];
 
@@ -78,7 +66,7 @@ export async function runWarm(argv: readonly string[], env = process.env): Promi
       throw new UsageError(`flag --image: ${ref}: ${(e as Error).message}`);
     }
   }
-  const mirrors = [...list("registry-mirror"), ...(env.KANIKO_REGISTRY_MIRROR ?? "").split(";").filter(Boolean)];
+  const mirrors = [...list("registry-mirror"), ...splitEnvList(env.KANIKO_REGISTRY_MIRROR)];
   if (mirrors.length || list("registry-map").length || env.KANIKO_REGISTRY_MAP || list("registry-client-cert").length) {
     // The registry client learns mirrors, remaps and client certificates with issue 15's transport split.
     console.error("kiln: warning: kiln warm does not apply --registry-mirror, --registry-map or --registry-client-cert yet; images are pulled from their own registries");
