@@ -66,11 +66,12 @@ export async function runWarm(argv: readonly string[], env = process.env): Promi
       throw new UsageError(`flag --image: ${ref}: ${(e as Error).message}`);
     }
   }
-  const mirrors = [...list("registry-mirror"), ...splitEnvList(env.KANIKO_REGISTRY_MIRROR)];
-  if (mirrors.length || list("registry-map").length || env.KANIKO_REGISTRY_MAP || list("registry-client-cert").length) {
-    // The registry client learns mirrors, remaps and client certificates with issue 15's transport split.
-    console.error("kiln: warning: kiln warm does not apply --registry-mirror, --registry-map or --registry-client-cert yet; images are pulled from their own registries");
-  }
+  // The registry client learns mirrors, remaps, client certificates and retry counts with issue
+  // 15's transport split; until then they are named, never silently dropped.
+  const pending = ["registry-mirror", "registry-map", "registry-client-cert", "image-download-retry", "skip-default-registry-fallback"].filter((f) => p.values.has(f));
+  if (splitEnvList(env.KANIKO_REGISTRY_MIRROR).length) pending.push("registry-mirror (env KANIKO_REGISTRY_MIRROR)");
+  if (env.KANIKO_REGISTRY_MAP) pending.push("registry-map (env KANIKO_REGISTRY_MAP)");
+  if (pending.length) console.error(`kiln: warning: kiln warm does not apply ${pending.map((f) => `--${f}`).join(", ")} yet; images are pulled from their own registries`);
   const client = new RegistryClient({
     insecureRegistries: bool("insecure") || bool("insecure-pull") ? ["*", ...list("insecure-registry")] : list("insecure-registry"),
     skipTlsVerify: bool("skip-tls-verify") || bool("skip-tls-verify-pull"),
