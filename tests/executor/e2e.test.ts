@@ -93,9 +93,9 @@ describe("failures are one clear line and push nothing", () => {
     return r;
   }
 
-  test("a failing RUN exits with its code and names the line", () => {
+  test("a failing RUN exits 1 (as kaniko and docker build) and names the line and its code", () => {
     const r = failing("run", `ARG BASE\nFROM $BASE\nRUN echo before\nRUN exit 42\n`);
-    expect(r.code).toBe(42);
+    expect(r.code).toBe(1);
     expect(r.err).toContain("Dockerfile:4: RUN exit 42: the command returned a non-zero code: 42");
   });
 
