@@ -1,147 +1,227 @@
-// `kiln build`: kaniko-compatible flags, validated into BuildOptions.
-import { Command, Option } from "@commander-js/extra-typings";
+// `kiln build` (and `kiln plan`, and the bare executor entry): kaniko's command line, read with
+// pflag's rules (src/cli/pflag.ts), validated into BuildOptions. Everything that can be checked
+// without work is checked here, so a typo is exit 2 before anything is pulled.
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { BuildOptions } from "../executor/options.ts";
-import { parsePlatformFlag } from "../image/platform.ts";
-import { parseRegistryLocation } from "../image/location.ts";
+import type { GitContextOptions } from "../executor/context-remote.ts";
 import { inferCacheRepo } from "../cache/store.ts";
+import { parseRegistryLocation } from "../image/location.ts";
+import { parsePlatformFlag } from "../image/platform.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { UsageError } from "../util/errors.ts";
+import { BUILD_FLAGS } from "./build-flags.ts";
+import { formatFlagHelp, parseGoBool, parsePflags, type FlagValue, type ParsedArgs } from "./pflag.ts";
 import { runMountOptions } from "./run-mount-flags.ts";
 
-const collect = (value: string, prev: string[]) => [...prev, value];
+type Env = Record<string, string | undefined>;
 
-export function buildCommand(run: (opts: BuildOptions) => Promise<void>, name = "build", description = "build an image from a Dockerfile and push it (kaniko's executor)") {
-  return new Command(name)
-    .description(description)
-    .option("-f, --dockerfile <path>", "Dockerfile, relative to the context or absolute; - for stdin", "Dockerfile")
-    .option("-c, --context <path>", "build context: directory, dir://PATH, .tar[.gz] file or tar://stdin", ".")
-    .option("--context-sub-path <path>", "use this sub-directory of the context")
-    .option("-d, --destination <ref>", "image reference to push to (repeatable)", collect, [] as string[])
-    .option("--no-push", "build but do not push")
-    .option("--tar-path <file>", "also write the image as a docker-load tarball")
-    .option("--oci-layout-path <dir>", "also write the image to an OCI image layout directory")
-    .option("--digest-file <file>", "write the image digest to this file")
-    .option("--image-name-with-digest-file <file>", "write NAME@DIGEST for each destination")
-    .option("--image-name-tag-with-digest-file <file>", "write NAME:TAG@DIGEST for each destination")
-    .option("--build-arg <key=value>", "build-time variable (repeatable; KEY alone takes it from the environment)", collect, [] as string[])
-    .option("--label <key=value>", "label to set on the image (repeatable)", collect, [] as string[])
-    .option("--target <stage>", "build this stage and the stages it needs")
-    .option("--cache", "use and fill the registry layer cache", false)
-    .option("--cache-repo <repo>", "where cached layers live (registry repo, or oci:/path); default <destination>/cache")
-    .option("--cache-dir <dir>", "local directory for base images pulled by digest")
-    .option("--cache-ttl <duration>", "cache entries older than this are misses", "336h")
-    .option("--cache-report <file>", "write a JSON report of cache hits and misses")
-    .option("--no-push-cache", "read the cache but never write to it")
-    .addOption(new Option("--cache-run-layers [bool]", "cache RUN layers (kaniko compat)").default(true).argParser(parseBool("cache-run-layers")))
-    .addOption(new Option("--cache-copy-layers [bool]", "cache COPY/ADD layers (kaniko compat)").default(true).argParser(parseBool("cache-copy-layers")))
-    .option("--insecure", "reach registries over plain HTTP", false)
-    .option("--insecure-registry <host>", "reach this registry over plain HTTP (repeatable)", collect, [] as string[])
-    .option("--insecure-pull", "pull base images over plain HTTP (kaniko compat; same as --insecure for pulls)", false)
-    .option("--skip-tls-verify", "do not verify registry TLS certificates", false)
-    .option("--skip-tls-verify-registry <host>", "do not verify TLS for this registry (repeatable)", collect, [] as string[])
-    .option("--registry-certificate <host=path>", "CA certificate for a registry (repeatable)", collect, [] as string[])
-    .option("--reproducible", "strip timestamps so the same inputs give the same image digest", false)
-    .option("--single-snapshot", "one layer per stage instead of one per step", false)
-    .addOption(new Option("--snapshot-mode <mode>", "how changes are found").choices(["auto", "walk", "overlay"] as const).default("auto" as const))
-    .addOption(new Option("--image-format <format>", "manifest media types (default: oci, or docker when the base is docker)").choices(["oci", "docker"] as const))
-    .addOption(new Option("--compression <algo>", "layer compression").choices(["gzip", "zstd", "none"] as const).default("gzip" as const))
-    .option("--compression-level <n>", "compression level", (v) => parseIntFlag("compression-level", v))
-    .option("--ignore-path <path>", "never snapshot this path (repeatable)", collect, [] as string[])
-    .option("--keep-sync", "let RUN commands' fsync/sync reach the disk (default: answered at once, a build keeps only its layers)", false)
-    .option("--secret <id=ID,src=FILE|env=VAR>", "a secret for RUN --mount=type=secret (repeatable)", collect, [] as string[])
-    .option("--ssh <id=SOCKET>", "an ssh-agent socket for RUN --mount=type=ssh, e.g. default=$SSH_AUTH_SOCK (repeatable)", collect, [] as string[])
-    .addOption(new Option("--cache-mount-dir <dir>", "where RUN --mount=type=cache directories persist").env("KILN_CACHE_MOUNT_DIR"))
-    .option("--allow <entitlement>", "allow security.insecure (RUN --security=insecure) (repeatable)", collect, [] as string[])
-    .addOption(new Option("--root <dir>", "build inside this directory (/ means in-container mode, needs --force outside a container)").env("KILN_ROOT"))
-    .option("--force", "allow --root / outside a container", false)
-    .option("--custom-platform <os/arch>", "platform to build for (must match the host for RUN)")
-    .addOption(new Option("-v, --verbosity <level>", "log level").choices(["error", "warn", "info", "debug", "trace"] as const).default("info" as const))
-    .addOption(new Option("--log-format <format>", "log output").choices(["text", "json", "color"] as const).default("text" as const))
-    .action(async (o) => {
-      await run(toBuildOptions(o));
-    });
+/** What the command line asks for besides the build itself: how to log and what to warn about. */
+export interface BuildCommandLine {
+  opts: BuildOptions;
+  /** Deprecated spellings, kaniko flags kiln ignores: printed as warnings before the build. */
+  warnings: string[];
+  /** --log-format color: colour on a terminal. */
+  color: boolean;
+  help: boolean;
 }
 
-type RawBuildFlags = ReturnType<ReturnType<typeof buildCommand>["opts"]>;
+export function buildHelp(name: string, description: string): string {
+  return `Usage: kiln ${name} [flags]   (also: executor [flags], kiln [flags])\n\n${description}\n\nFlags:\n${formatFlagHelp(BUILD_FLAGS)}\n  -h, --help${" ".repeat(4)}show this help\n`;
+}
 
-export function toBuildOptions(o: RawBuildFlags): BuildOptions {
-  const cacheTtlMs = parseDurationFlag("cache-ttl", o.cacheTtl);
-  const context = o.context.startsWith("dir://") ? o.context.slice("dir://".length) : o.context;
-  if (context !== "tar://stdin") {
-    const abs = resolve(context);
-    if (!existsSync(abs)) throw new UsageError(`flag --context: ${context}: no such file or directory`);
-    const st = statSync(abs);
-    if (!st.isDirectory() && !/\.tar(\.gz)?$|\.tgz$/.test(abs)) {
-      throw new UsageError(`flag --context: ${context}: not a directory or a .tar/.tar.gz file`);
-    }
+/** Parse a build command line (the words after `build`) into BuildOptions. */
+export function parseBuildCommandLine(argv: readonly string[], env: Env = process.env): BuildCommandLine {
+  const parsed = parsePflags(argv, BUILD_FLAGS);
+  if (parsed.positional.length > 0) {
+    throw new UsageError(`unexpected argument "${parsed.positional[0]}" (build takes flags only, e.g. --context ${parsed.positional[0]})`);
   }
+  const f = new Flags(parsed);
+  if (parsed.help) return { opts: undefined as unknown as BuildOptions, warnings: [], color: false, help: true };
+  return { ...toBuildOptions(f, env), help: false };
+}
+
+/** Typed access to the parsed values, with kaniko's defaults. */
+class Flags {
+  constructor(readonly parsed: ParsedArgs) {}
+  has(name: string): boolean {
+    return this.parsed.values.has(name);
+  }
+  private raw(name: string): FlagValue | undefined {
+    return this.parsed.values.get(name);
+  }
+  bool(name: string, dflt = false): boolean {
+    const v = this.raw(name);
+    return v === undefined ? dflt : (v as boolean);
+  }
+  str(name: string): string | undefined {
+    return this.raw(name) as string | undefined;
+  }
+  list(name: string): string[] {
+    return (this.raw(name) as string[] | undefined) ?? [];
+  }
+  /** A whole number; `min` rejects e.g. negative retry counts. */
+  int(name: string, min?: number): number | undefined {
+    const v = this.str(name);
+    if (v === undefined) return undefined;
+    if (!/^[-+]?\d+$/.test(v)) throw new UsageError(`flag --${name}: "${v}": expected a whole number`);
+    const n = Number(v);
+    if (min !== undefined && n < min) throw new UsageError(`flag --${name}: ${n}: must be ${min} or more`);
+    return n;
+  }
+  choice<T extends string>(name: string, choices: readonly T[], dflt: T): T {
+    const v = this.str(name);
+    if (v === undefined) return dflt;
+    if (!(choices as readonly string[]).includes(v)) throw new UsageError(`flag --${name}: "${v}": expected one of ${choices.join(", ")}`);
+    return v as T;
+  }
+}
+
+const REMOTE_CONTEXT = /^(git:\/\/|https?:\/\/)/;
+const CLOUD_CONTEXT = /^(s3|gs|az):\/\//;
+
+function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
+  const warnings = [...f.parsed.warnings];
+  if (f.has("bucket")) {
+    throw new UsageError(`flag --bucket: GCS bucket contexts are not supported by kiln; download the tarball and pass --context tar://FILE, or serve it and pass --context https://…/context.tar.gz`);
+  }
+  const contextArg = f.str("context") ?? ".";
+  const context = checkContext(contextArg);
+  const destinations = f.list("destination");
   // Checked here so a typo is exit 2 before any work, not a failure after the build.
-  for (const d of o.destination) parseRegistryLocation(d, { what: "flag --destination" });
-  if (o.cacheRepo !== undefined) inferCacheRepo(o.cacheRepo, []);
-  if (o.customPlatform !== undefined) parsePlatformFlag("--custom-platform", o.customPlatform, { build: true });
-  const push = o.push !== false;
-  if (push && o.destination.length === 0 && !o.tarPath && !o.ociLayoutPath) {
+  for (const d of destinations) parseRegistryLocation(d, { what: "flag --destination" });
+  const customPlatform = f.str("custom-platform");
+  if (customPlatform !== undefined) parsePlatformFlag("--custom-platform", customPlatform, { build: true });
+  // --no-push wins over KANIKO_NO_PUSH, which kaniko reads as a Go bool.
+  const noPush = f.has("no-push") ? f.bool("no-push") : env.KANIKO_NO_PUSH !== undefined && env.KANIKO_NO_PUSH !== "" ? parseGoBool("no-push (env KANIKO_NO_PUSH)", env.KANIKO_NO_PUSH) : false;
+  const tarPath = f.str("tar-path");
+  const ociLayoutPath = f.str("oci-layout-path");
+  if (!noPush && destinations.length === 0 && !tarPath && !ociLayoutPath) {
     throw new UsageError("flag --destination: required unless --no-push, --tar-path or --oci-layout-path is given");
   }
-  if (o.cache && !o.cacheRepo && o.destination.length === 0) {
+  const cache = f.bool("cache");
+  const cacheRepo = f.str("cache-repo");
+  if (cacheRepo !== undefined) inferCacheRepo(cacheRepo, []);
+  if (cache && !cacheRepo && destinations.length === 0) {
     throw new UsageError("flag --cache: needs --cache-repo or a --destination to infer it from");
   }
-  const insecure = [...o.insecureRegistry];
-  if (o.insecure) insecure.push("*");
-  return {
+  const insecure = [...f.list("insecure-registry")];
+  if (f.bool("insecure")) insecure.push("*");
+
+  const mode = f.choice("snapshot-mode", ["auto", "walk", "overlay", "full", "redo", "time"] as const, "auto");
+  const verbosity = f.choice("verbosity", ["trace", "debug", "info", "warn", "error", "fatal", "panic"] as const, "info");
+  const logFormat = f.choice("log-format", ["text", "color", "json"] as const, "color");
+  const compressionLevel = f.int("compression-level");
+  for (const name of ["use-new-run", "compressed-caching"]) {
+    if (f.has(name)) warnings.push(`flag --${name} has no effect in kiln (accepted for kaniko compatibility)`);
+  }
+
+  const ignoreVarRun = f.bool("ignore-var-run", true);
+  const ignorePaths = [...f.list("ignore-path"), ...(ignoreVarRun ? ["/var/run"] : [])];
+  const mirrors = [...f.list("registry-mirror"), ...splitEnvList(env.KANIKO_REGISTRY_MIRROR)];
+  const maps = f.has("registry-map") ? f.list("registry-map") : env.KANIKO_REGISTRY_MAP ? [env.KANIKO_REGISTRY_MAP] : [];
+  const git = f.has("git") ? parseGitOptions(f.list("git")) : undefined;
+  if (git && !REMOTE_CONTEXT.test(contextArg)) warnings.push(`flag --git: the context ${contextArg} is not a git repository; the options are not used`);
+  const kanikoDir = f.str("kaniko-dir") ?? (env.KANIKO_DIR || undefined);
+
+  const opts: BuildOptions = {
     context,
-    dockerfile: o.dockerfile,
-    contextSubPath: o.contextSubPath,
-    destinations: o.destination,
-    noPush: !push,
-    tarPath: o.tarPath,
-    ociLayoutPath: o.ociLayoutPath,
-    digestFile: o.digestFile,
-    imageNameWithDigestFile: o.imageNameWithDigestFile,
-    imageNameTagWithDigestFile: o.imageNameTagWithDigestFile,
-    buildArgs: parseKeyValues("build-arg", o.buildArg, true),
-    labels: parseKeyValues("label", o.label, false),
-    target: o.target,
-    cache: o.cache,
-    cacheRepo: o.cacheRepo,
-    cacheDir: o.cacheDir,
-    cacheTtlMs,
-    cacheReport: o.cacheReport,
-    noPushCache: o.pushCache === false,
-    cacheRunLayers: o.cacheRunLayers as boolean,
-    cacheCopyLayers: o.cacheCopyLayers as boolean,
+    dockerfile: f.str("dockerfile") ?? "Dockerfile",
+    contextSubPath: f.str("context-sub-path"),
+    destinations,
+    noPush,
+    tarPath,
+    ociLayoutPath,
+    digestFile: f.str("digest-file"),
+    imageNameWithDigestFile: f.str("image-name-with-digest-file"),
+    imageNameTagWithDigestFile: f.str("image-name-tag-with-digest-file"),
+    buildArgs: parseKeyValues("build-arg", f.list("build-arg"), true, env),
+    labels: parseKeyValues("label", f.list("label"), false, env),
+    target: f.str("target"),
+    cache,
+    cacheRepo,
+    cacheDir: f.str("cache-dir"),
+    cacheTtlMs: parseDurationFlag("cache-ttl", f.str("cache-ttl") ?? "336h"),
+    cacheReport: f.str("cache-report"),
+    noPushCache: f.bool("no-push-cache"),
+    cacheRunLayers: f.bool("cache-run-layers", true),
+    cacheCopyLayers: f.bool("cache-copy-layers", true),
     insecureRegistries: insecure,
-    skipTlsVerify: o.skipTlsVerify,
-    skipTlsVerifyRegistries: o.skipTlsVerifyRegistry,
-    registryCertificates: parseKeyValues("registry-certificate", o.registryCertificate, false),
-    reproducible: o.reproducible,
-    singleSnapshot: o.singleSnapshot,
-    snapshotMode: o.snapshotMode,
-    imageFormat: o.imageFormat,
-    compression: o.compression,
-    compressionLevel: o.compressionLevel,
-    ignorePaths: o.ignorePath,
-    keepSync: o.keepSync,
-    root: o.root,
-    force: o.force,
-    verbosity: o.verbosity,
-    logFormat: o.logFormat === "json" ? "json" : "text",
-    customPlatform: o.customPlatform,
-    ...runMountOptions(o),
+    skipTlsVerify: f.bool("skip-tls-verify"),
+    skipTlsVerifyRegistries: f.list("skip-tls-verify-registry"),
+    registryCertificates: parseKeyValues("registry-certificate", f.list("registry-certificate"), false, env),
+    reproducible: f.bool("reproducible"),
+    singleSnapshot: f.bool("single-snapshot"),
+    // kaniko's full, redo and time all become the walk: it compares inode, ctime, mtime, size,
+    // mode and owner, so every content change is seen (ctime moves on each write) without hashing.
+    snapshotMode: mode === "full" || mode === "redo" || mode === "time" ? "walk" : mode,
+    imageFormat: f.has("image-format") ? f.choice("image-format", ["oci", "docker"] as const, "oci") : undefined,
+    compression: f.choice("compression", ["gzip", "zstd", "none"] as const, "gzip"),
+    compressionLevel: compressionLevel === -1 ? undefined : compressionLevel,
+    ignorePaths,
+    keepSync: f.bool("keep-sync"),
+    root: f.str("root") ?? (env.KILN_ROOT || undefined),
+    force: f.bool("force"),
+    // kiln's errors end the build, so "fatal" and "panic" show what "error" shows.
+    verbosity: verbosity === "fatal" || verbosity === "panic" ? "error" : verbosity,
+    logFormat: logFormat === "json" ? "json" : "text",
+    customPlatform,
+    registryMirrors: mirrors,
+    registryMaps: parseRegistryMaps(maps),
+    skipDefaultRegistryFallback: f.bool("skip-default-registry-fallback"),
+    insecurePull: f.bool("insecure-pull"),
+    skipTlsVerifyPull: f.bool("skip-tls-verify-pull"),
+    registryClientCerts: parseClientCerts(f.list("registry-client-cert")),
+    pushRetry: f.int("push-retry", 0) ?? 0,
+    imageDownloadRetry: f.int("image-download-retry", 0) ?? 0,
+    imageFsExtractRetry: f.int("image-fs-extract-retry", 0) ?? 0,
+    pushIgnoreImmutableTagErrors: f.bool("push-ignore-immutable-tag-errors"),
+    skipPushPermissionCheck: f.bool("skip-push-permission-check"),
+    ignoreVarRun,
+    // kiln's default builds only what the target needs (as BuildKit): the image is the same, and
+    // unused stages only cost time; =false builds every stage before the target, as kaniko does.
+    skipUnusedStages: f.bool("skip-unused-stages", true),
+    cleanup: f.bool("cleanup"),
+    forceBuildMetadata: f.bool("force-build-metadata"),
+    logTimestamp: f.bool("log-timestamp"),
+    kanikoDir,
+    git,
+    ...runMountOptions({ secret: f.list("secret"), ssh: f.list("ssh"), cacheMountDir: f.str("cache-mount-dir") ?? (env.KILN_CACHE_MOUNT_DIR || undefined), allow: f.list("allow") }),
   };
+  return { opts, warnings, color: logFormat === "color" };
+}
+
+/** A local context must exist; remote ones are fetched by the build; cloud storage is not supported. */
+function checkContext(arg: string): string {
+  const cloud = CLOUD_CONTEXT.exec(arg);
+  if (cloud) {
+    throw new UsageError(`flag --context: ${arg}: ${cloud[1]}:// contexts are not supported by kiln; download the archive and pass --context tar://FILE, or an https:// URL of a .tar.gz`);
+  }
+  if (REMOTE_CONTEXT.test(arg) || arg === "tar://stdin") return arg;
+  const local = arg.startsWith("dir://") ? arg.slice("dir://".length) : arg.startsWith("tar://") ? arg.slice("tar://".length) : arg;
+  const abs = resolve(local);
+  if (!existsSync(abs)) throw new UsageError(`flag --context: ${local}: no such file or directory`);
+  if (arg.startsWith("tar://")) return arg;
+  if (!statSync(abs).isDirectory() && !/\.tar(\.gz)?$|\.tgz$/.test(abs)) {
+    throw new UsageError(`flag --context: ${local}: not a directory or a .tar/.tar.gz file`);
+  }
+  return local;
+}
+
+/** KANIKO_REGISTRY_MIRROR's form: values separated by ";". */
+export function splitEnvList(v: string | undefined): string[] {
+  return (v ?? "").split(";").map((s) => s.trim()).filter((s) => s !== "");
 }
 
 /** KEY=VALUE list → record. With fromEnv, a bare KEY takes its value from the environment. */
-export function parseKeyValues(flag: string, items: string[], fromEnv: boolean): Record<string, string> {
+export function parseKeyValues(flag: string, items: string[], fromEnv: boolean, env: Env = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of items) {
     const eq = item.indexOf("=");
     if (eq === 0) throw new UsageError(`flag --${flag}: "${item}": empty key`);
     if (eq < 0) {
       if (!fromEnv) throw new UsageError(`flag --${flag}: "${item}": expected KEY=VALUE`);
-      const v = process.env[item];
+      const v = env[item];
       if (v !== undefined) out[item] = v;
       continue;
     }
@@ -150,15 +230,53 @@ export function parseKeyValues(flag: string, items: string[], fromEnv: boolean):
   return out;
 }
 
-function parseBool(flag: string) {
-  return (v: string | undefined): boolean => {
-    if (v === undefined || v === "true" || v === "1") return true;
-    if (v === "false" || v === "0") return false;
-    throw new UsageError(`flag --${flag}: "${v}": expected true or false`);
-  };
+/** --registry-map a=b;c=d (repeatable): each original registry → its replacements, in order. */
+export function parseRegistryMaps(items: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const item of items) {
+    for (const pair of item.split(";")) {
+      if (pair.trim() === "") continue;
+      const eq = pair.indexOf("=");
+      const from = pair.slice(0, eq).trim();
+      const to = pair.slice(eq + 1).trim();
+      if (eq < 0 || from === "" || to === "") throw new UsageError(`flag --registry-map: "${pair}": expected ORIGINAL=REPLACEMENT (pairs separated by ;)`);
+      (out[from] ??= []).push(to);
+    }
+  }
+  return out;
 }
 
-function parseIntFlag(flag: string, v: string): number {
-  if (!/^-?\d+$/.test(v)) throw new UsageError(`flag --${flag}: "${v}": expected a whole number`);
-  return Number(v);
+/** --registry-client-cert host=cert.pem,key.pem (repeatable). */
+export function parseClientCerts(items: string[]): Record<string, { cert: string; key: string }> {
+  const out: Record<string, { cert: string; key: string }> = {};
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    const files = item.slice(eq + 1).split(",");
+    if (eq <= 0 || files.length !== 2 || files.some((f) => f.trim() === "")) {
+      throw new UsageError(`flag --registry-client-cert: "${item}": expected HOST=CERT_FILE,KEY_FILE`);
+    }
+    out[item.slice(0, eq)] = { cert: files[0]!.trim(), key: files[1]!.trim() };
+  }
+  return out;
+}
+
+/** --git branch=NAME,single-branch=true,recurse-submodules=true,insecure-skip-tls=true (kaniko's keys). */
+export function parseGitOptions(items: string[]): GitContextOptions {
+  const out: GitContextOptions = {};
+  for (const item of items) {
+    for (const pair of item.split(",")) {
+      if (pair === "") continue;
+      const eq = pair.indexOf("=");
+      const key = eq < 0 ? pair : pair.slice(0, eq);
+      const value = eq < 0 ? "" : pair.slice(eq + 1);
+      if (eq < 0) throw new UsageError(`flag --git: "${pair}": expected KEY=VALUE`);
+      const bool = () => parseGoBool(`git ${key}`, value);
+      if (key === "branch") out.branch = value;
+      else if (key === "single-branch") out.singleBranch = bool();
+      else if (key === "recurse-submodules") out.recurseSubmodules = bool();
+      else if (key === "insecure-skip-tls") out.insecureSkipTls = bool();
+      else throw new UsageError(`flag --git: unknown key "${key}" (known: branch, single-branch, recurse-submodules, insecure-skip-tls)`);
+    }
+  }
+  return out;
 }

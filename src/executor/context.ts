@@ -10,6 +10,7 @@ import { IgnoreMatcher, loadDockerignore } from "../dockerfile/dockerignore.ts";
 import { KilnError, UsageError } from "../util/errors.ts";
 import { decompressAny } from "./copy/archive.ts";
 import { extractTar } from "../fs/unpack.ts";
+import { fetchRemoteContext, isRemoteContext, type GitContextOptions } from "./context-remote.ts";
 
 export interface BuildContext {
   /** Absolute, symlink-free context directory (after --context-sub-path). */
@@ -30,6 +31,8 @@ export interface ContextOptions {
   workDir: string;
   /** Standard input for tar://stdin and `-f -` (default process.stdin); tests inject it. */
   stdin?: AsyncIterable<Uint8Array>;
+  /** --git options for a git context. */
+  git?: GitContextOptions;
 }
 
 const stdinOf = (o: ContextOptions) => o.stdin ?? (process.stdin as unknown as AsyncIterable<Uint8Array>);
@@ -69,6 +72,7 @@ async function locate(ctx: string, opts: ContextOptions): Promise<string> {
     statOrFail(file, ctx);
     return extractContext(fs.createReadStream(file), ctx, opts.workDir);
   }
+  if (isRemoteContext(ctx)) return fetchRemoteContext(ctx, opts.workDir, opts.git);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(ctx);
   if (scheme) {
     throw new KilnError(`build context "${ctx}": the ${scheme[1]}:// scheme is not supported (use a directory, dir://PATH, a .tar/.tar.gz file, tar://PATH or tar://stdin)`);

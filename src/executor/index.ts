@@ -55,7 +55,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
   checkRootFlag(opts.root, opts.force);
   const ws = createWorkspace(workspaceParent(opts), opts.cacheDir ? join(opts.cacheDir, "blobs") : undefined);
   try {
-    const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context") });
+    const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context"), git: opts.git });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
     for (const w of directiveWarnings(ast.directives, ctx.dockerfileName)) log.warn(w);
     const platform: PlatformSpec | undefined = opts.customPlatform ? platformSpec(parsePlatformFlag("--custom-platform", opts.customPlatform, { build: true })) : undefined;
@@ -125,6 +125,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
 
 /** --root DIR holds the build's files; in-container mode keeps them in kiln's own directory. */
 function workspaceParent(opts: BuildOptions): string | undefined {
+  if (opts.kanikoDir) return opts.kanikoDir;
   if (process.env.KILN_WORKDIR) return process.env.KILN_WORKDIR;
   if (opts.root === "/") return isCompiled() ? join(dirname(process.execPath), "workspace") : undefined;
   return opts.root;

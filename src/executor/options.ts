@@ -1,6 +1,8 @@
 // What `kiln build` is asked to do, after the command line has been validated.
 // The library API (mod.ts) takes the same shape, so the CLI is a thin layer over it.
 
+import type { GitContextOptions } from "./context-remote.ts";
+
 export type LogFormat = "text" | "json";
 export type ImageFormat = "oci" | "docker";
 export type Compression = "gzip" | "zstd" | "none";
@@ -85,6 +87,10 @@ export interface BuildOptions extends RunMountOptions {
   forceBuildMetadata?: boolean;
   /** --log-timestamp: prefix every log line with a timestamp. */
   logTimestamp?: boolean;
+  /** --kaniko-dir (env KANIKO_DIR): the directory the build's own files (workspace) go in. */
+  kanikoDir?: string;
+  /** --git: options for git:// and https://….git contexts. */
+  git?: GitContextOptions;
 }
 
 

@@ -9,13 +9,35 @@ export interface LogEvent {
   [key: string]: unknown;
 }
 
+/** How text lines look: colour (only ever asked for on a terminal) and a timestamp prefix. */
+export interface LogStyle {
+  color?: boolean;
+  timestamps?: boolean;
+}
+
+// A RUN command's output arrives in chunks that can end mid-line: the unfinished tail waits
+// here (per step) until its newline, the next log event, or flush().
+// The logger that buffered a tail writes it, so it is masked with that logger's secrets.
+// Each step has its own streaming decoder, so a UTF-8 character split across chunks survives.
+type Pending = Map<string, { text: string; owner: Logger }> & { decoders?: Map<string, TextDecoder> };
+// A line that never ends (a progress bar without "\n") is written once it gets this long.
+const MAX_PENDING = 64 * 1024;
+
+const COLORS = { warn: "\x1b[33m", error: "\x1b[31m", reset: "\x1b[0m" };
+
 export class Logger {
+  private readonly pending: Pending;
+
   constructor(
     readonly level: Level = "info",
     readonly format: "text" | "json" = "text",
     private readonly write: (line: string) => void = (l) => process.stderr.write(l + "\n"),
     private readonly redact: (s: string) => string = (s) => s,
-  ) {}
+    readonly style: LogStyle = {},
+    pending?: Pending,
+  ) {
+    this.pending = pending ?? new Map();
+  }
 
   enabled(level: Level): boolean {
     return RANK[level] <= RANK[this.level];
@@ -24,10 +46,13 @@ export class Logger {
   /** A structured event; `text` is what a person sees. */
   emit(level: Level, text: string, ev: LogEvent): void {
     if (!this.enabled(level)) return;
+    this.flush();
     if (this.format === "json") {
       this.write(this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg: text, ...ev })));
     } else {
-      this.write(this.redact(level === "warn" ? `WARN ${text}` : level === "error" ? `ERROR ${text}` : text));
+      const c = this.style.color && (level === "warn" || level === "error") ? COLORS[level] : "";
+      const tag = level === "warn" ? "WARN " : level === "error" ? "ERROR " : "";
+      this.line(this.redact(c ? `${c}${tag}${COLORS.reset}${text}` : `${tag}${text}`));
     }
   }
 
@@ -41,22 +66,57 @@ export class Logger {
     this.emit("debug", text, ev);
   }
 
-  /** Output of a RUN command, prefixed per line so interleaved steps stay readable. */
+  /**
+   * Output of a RUN command, prefixed per line (never per chunk, so a line is never split across
+   * two prefixes); an unfinished last line waits for the rest of it.
+   */
   output(prefix: string, chunk: Uint8Array): void {
     if (!this.enabled("info")) return;
-    const text = new TextDecoder().decode(chunk);
-    if (this.format === "json") {
-      this.write(this.redact(JSON.stringify({ time: new Date().toISOString(), level: "info", event: "output", step: prefix, data: text })));
+    const decoders = (this.pending.decoders ??= new Map());
+    let decoder = decoders.get(prefix);
+    if (!decoder) decoders.set(prefix, (decoder = new TextDecoder()));
+    const text = (this.pending.get(prefix)?.text ?? "") + decoder.decode(chunk, { stream: true });
+    const end = text.lastIndexOf("\n");
+    const rest = text.slice(end + 1);
+    if (rest.length > MAX_PENDING) {
+      this.pending.delete(prefix);
+      this.outputLines(prefix, text);
       return;
     }
-    for (const line of text.split("\n")) if (line !== "") this.write(this.redact(`${prefix} ${line}`));
+    if (rest === "") this.pending.delete(prefix);
+    else this.pending.set(prefix, { text: rest, owner: this });
+    if (end >= 0) this.outputLines(prefix, text.slice(0, end));
+  }
+
+  /** Write every unfinished output line (end of a step, end of the build). */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const all = [...this.pending];
+    this.pending.clear();
+    for (const [prefix, { text, owner }] of all) owner.outputLines(prefix, text);
+  }
+
+  private outputLines(prefix: string, text: string): void {
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      if (this.format === "json") {
+        this.write(this.redact(JSON.stringify({ time: new Date().toISOString(), level: "info", event: "output", step: prefix, data: line })));
+      } else {
+        this.line(this.redact(`${prefix} ${line}`));
+      }
+    }
+  }
+
+  /** A text line, with --log-timestamp's prefix. */
+  private line(text: string): void {
+    this.write(this.style.timestamps ? `${new Date().toISOString()} ${text}` : text);
   }
 
   /** A logger whose output hides these secret values. */
   withSecrets(secrets: string[]): Logger {
     if (!secrets.some((s) => s.length >= MIN_SECRET)) return this;
     const redact = (s: string) => maskSecrets(this.redact(s), secrets);
-    return new Logger(this.level, this.format, this.write, redact);
+    return new Logger(this.level, this.format, this.write, redact, this.style, this.pending);
   }
 }
 

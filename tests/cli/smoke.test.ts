@@ -16,7 +16,7 @@ describe.each(["bun", "deno"] as const)("kiln CLI on %s", (rt) => {
   test("--help lists the commands", () => {
     const r = kiln(rt, "--help");
     expect(r.code).toBe(0);
-    for (const c of ["build", "parse", "copy", "version"]) expect(r.out).toContain(c);
+    for (const c of ["build", "plan", "warm", "parse", "copy", "version"]) expect(r.out).toContain(c);
   });
 
   test("version names the runtime", () => {
@@ -30,17 +30,49 @@ describe.each(["bun", "deno"] as const)("kiln CLI on %s", (rt) => {
     expect(r.code).toBe(0);
     for (const f of ["--dockerfile", "--context", "--destination", "--no-push", "--tar-path", "--oci-layout-path",
       "--build-arg", "--target", "--cache", "--cache-repo", "--cache-dir", "--cache-ttl", "--insecure",
-      "--insecure-registry", "--skip-tls-verify", "--reproducible", "--label", "--digest-file", "--verbosity", "--log-format"]) {
+      "--insecure-registry", "--skip-tls-verify", "--reproducible", "--label", "--digest-file", "--verbosity", "--log-format",
+      "--registry-mirror", "--snapshot-mode", "--ignore-var-run", "--kaniko-dir"]) {
       expect(r.out).toContain(f);
     }
   });
 });
 
 describe("flag validation", () => {
-  test("unknown flag → exit 2 and a kiln: message", () => {
+  test("unknown flag → exit 2 and a kiln: message with a guess", () => {
     const r = kiln("bun", "build", "--no-such-flag");
     expect(r.code).toBe(2);
-    expect(r.err).toContain("kiln: unknown option '--no-such-flag'");
+    expect(r.err).toBe("kiln: unknown flag --no-such-flag\n");
+    const typo = kiln("bun", "build", "--destinaton=x");
+    expect(typo.code).toBe(2);
+    expect(typo.err).toBe("kiln: unknown flag --destinaton (did you mean --destination?)\n");
+  });
+
+  test("kaniko's entry: flags without a subcommand are `kiln build`", () => {
+    const r = kiln("bun", "--cache=true", "--no-push", "-c", "/nonexistent/ctx");
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("kiln: flag --context: /nonexistent/ctx: no such file or directory\n");
+    const help = kiln("bun", "--help");
+    expect(help.out).toContain("Commands:");
+  });
+
+  test("a positional word is refused", () => {
+    const r = kiln("bun", "build", "--no-push", ".");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('kiln: unexpected argument "."');
+  });
+
+  test("s3://, gs://, az:// contexts name the flag and what to use instead", () => {
+    for (const scheme of ["s3", "gs", "az"]) {
+      const r = kiln("bun", "--no-push", "--context", `${scheme}://bucket/ctx.tar.gz`);
+      expect(r.code).toBe(2);
+      expect(r.err).toBe(`kiln: flag --context: ${scheme}://bucket/ctx.tar.gz: ${scheme}:// contexts are not supported by kiln; download the archive and pass --context tar://FILE, or an https:// URL of a .tar.gz\n`);
+    }
+  });
+
+  test("a malformed --git option names the flag", () => {
+    const r = kiln("bun", "--no-push", "--context", "git://h/r.git", "--git", "depth=1");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('kiln: flag --git: unknown key "depth"');
   });
 
   test("bad duration names the flag", () => {
