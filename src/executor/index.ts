@@ -77,7 +77,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
       log: log.enabled("debug") ? (l) => log.debug(l) : undefined,
       warn: (l) => log.warn(l),
     });
-    await checkBuildPushAccess(opts, client, log); // before any pull: a bad credential fails in seconds
+    await checkBuildPushAccess(opts, client, log, !!deps.cacheStore); // before any pull: a bad credential fails in seconds
     const tp = plan.targetPlatform;
     const images = new ImageResolver(client, toImagePlatform(tp));
     // Fetch every stage's base manifest and config at once, before the stages need them.

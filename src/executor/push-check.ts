@@ -7,10 +7,10 @@ import type { Logger } from "../util/log.ts";
 import type { BuildOptions } from "./options.ts";
 import { parseDestinations } from "./outputs.ts";
 
-/** The registry repositories this build pushes to. */
-export function pushTargets(opts: BuildOptions): Reference[] {
+/** The registry repositories this build pushes to (`cacheGiven`: the cache store was handed in, not opened from flags). */
+export function pushTargets(opts: BuildOptions, cacheGiven = false): Reference[] {
   const out = opts.noPush ? [] : parseDestinations(opts);
-  if (opts.cache && !opts.noPushCache && !opts.singleSnapshot) {
+  if (opts.cache && !opts.noPushCache && !opts.singleSnapshot && !cacheGiven) {
     const spec = inferCacheRepo(opts.cacheRepo, opts.destinations);
     if (!isLayoutSpec(spec)) out.push(parseRepository(spec));
   }
@@ -18,9 +18,9 @@ export function pushTargets(opts: BuildOptions): Reference[] {
 }
 
 /** Fail fast on a bad or missing credential, unless --skip-push-permission-check (or `kiln plan`). */
-export async function checkBuildPushAccess(opts: BuildOptions, client: RegistryClient, log: Logger): Promise<void> {
+export async function checkBuildPushAccess(opts: BuildOptions, client: RegistryClient, log: Logger, cacheGiven = false): Promise<void> {
   if (opts.skipPushPermissionCheck || opts.dryRun) return;
-  const targets = pushTargets(opts);
+  const targets = pushTargets(opts, cacheGiven);
   if (!targets.length) return;
   await checkPushPermissions(client, targets);
   log.debug(`push access checked: ${targets.map((t) => t.context()).join(", ")}`);
