@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { copyFromAlias, filesDigest, type SourceEntry } from "../cache/index.ts";
 import type { ExpandedCopy } from "../dockerfile/index.ts";
+import { mapLimit } from "../registry/limit.ts";
 import type { CacheUse, StageResult } from "./stage-types.ts";
 import type { BuildOptions } from "./options.ts";
 import type { Step } from "./step-plan.ts";
@@ -25,7 +26,7 @@ export async function probeSteps(cache: CacheUse | undefined, steps: readonly St
     prefix.push(s);
   }
   // A hit whose blob is gone would fail the push (or the unpack): it is a miss, and so is all after it.
-  const present = await Promise.all(prefix.map((s) => hasLayer(cache, s)));
+  const present = await mapLimit(prefix, 8, (s) => hasLayer(cache, s));
   const gone = present.indexOf(false);
   if (gone >= 0) {
     warn(`the layer of cached step "${prefix[gone]!.ins.original}" (${prefix[gone]!.key.slice(0, 12)}) is gone from ${cache.store.describe()}; running the step again`);

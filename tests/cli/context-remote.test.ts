@@ -9,10 +9,11 @@ import { join } from "node:path";
 import { fetchRemoteContext, isRemoteContext } from "../../src/executor/context-remote.ts";
 import { openContext } from "../../src/executor/context.ts";
 import { requireTool } from "../env.ts";
-import { makeGitRepo, serveDir, type DirServer, type GitFixture } from "./remote-fixtures.ts";
+import { makeGitRepo, selfSigned, serveDir, type DirServer, type GitFixture } from "./remote-fixtures.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-context-remote-"));
 let srv: DirServer;
+let tlsSrv: DirServer;
 let repo: GitFixture;
 let n = 0;
 const fresh = () => {
@@ -36,9 +37,12 @@ beforeAll(async () => {
   writeFileSync(join(src, "sub", "x"), "x\n");
   execFileSync("tar", ["-czf", join(served, "context.tar.gz"), "-C", src, "."]);
   srv = await serveDir(served);
+  requireTool("openssl", "openssl");
+  tlsSrv = await serveDir(served, selfSigned(tmp));
 });
 afterAll(async () => {
   await srv?.close();
+  await tlsSrv?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -73,6 +77,13 @@ describe("git contexts", () => {
     const remotes = execFileSync("git", ["-C", dir, "branch", "-r"], { encoding: "utf8" });
     expect(remotes).toContain("origin/feature");
     expect(remotes).not.toContain("origin/main");
+  });
+
+  test("https with a certificate git does not trust: refused, unless insecure-skip-tls=true", async () => {
+    const url = `${tlsSrv.url}/repo.git`;
+    await expect(fetchRemoteContext(url, fresh(), {}, httpEnv)).rejects.toThrow(`build context ${url}: git clone:`);
+    const dir = await fetchRemoteContext(url, fresh(), { insecureSkipTls: true }, httpEnv);
+    expect(which(dir)).toBe("main");
   });
 
   test("openContext takes a git context and reads its Dockerfile", async () => {

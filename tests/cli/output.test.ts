@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { baseImages, registry, type RegistryHandle } from "../env.ts";
+import { baseImages, registry, requireTool, type RegistryHandle } from "../env.ts";
 import { bun, root, run } from "../dist/helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-output-"));
@@ -85,5 +85,31 @@ describe("kiln warm (kaniko's warmer flags)", () => {
     const r = await run(bun, [join(root, "mod.ts"), "warm", "-c", join(tmp, "warm3")], {});
     expect(r.code).toBe(2);
     expect(r.err).toBe("kiln: flag --image: give at least one image to download (or --dockerfile)\n");
+  });
+});
+
+describe("--log-format color", () => {
+  // `script` gives kiln a terminal; colour is for terminals only, and NO_COLOR turns it off.
+  const onTerminal = async (env: Record<string, string>) => {
+    requireTool("script", "bsdutils");
+    const d = join(tmp, `color-${Object.keys(env).length}`);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, "Dockerfile"), "FROM scratch\nLABEL a=b\n");
+    const cmd = `${bun} ${join(root, "mod.ts")} -c ${d} --no-push --use-new-run`;
+    const { NO_COLOR: _, ...rest } = process.env;
+    return await run("script", ["-qec", cmd, "/dev/null"], { env: { ...rest, ...env } });
+  };
+
+  test("coloured on a terminal (the default, as kaniko's)", async () => {
+    const r = await onTerminal({});
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("\x1b[33mWARN \x1b[0mflag --use-new-run has no effect");
+  });
+
+  test("plain on a terminal with NO_COLOR", async () => {
+    const r = await onTerminal({ NO_COLOR: "1" });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("WARN flag --use-new-run has no effect");
+    expect(r.out).not.toContain("\x1b[");
   });
 });

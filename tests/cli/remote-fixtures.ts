@@ -4,6 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, statSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
 
@@ -16,10 +17,10 @@ export interface DirServer {
   close(): Promise<void>;
 }
 
-/** Serve the files under `dir` on 127.0.0.1 (GET only; 404 for anything missing). */
-export function serveDir(dir: string): Promise<DirServer> {
+/** Serve the files under `dir` on 127.0.0.1 (GET only; 404 for anything missing); https with `tls`. */
+export function serveDir(dir: string, tls?: { key: string; cert: string }): Promise<DirServer> {
   const requests: string[] = [];
-  const srv = createServer((req, res) => {
+  const handler = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => {
     const path = decodeURIComponent((req.url ?? "/").split("?")[0]!);
     requests.push(path);
     const file = join(dir, normalize(path).replace(/^(\.\.(\/|$))+/, ""));
@@ -30,11 +31,12 @@ export function serveDir(dir: string): Promise<DirServer> {
     } catch {
       res.writeHead(404).end("not found\n");
     }
-  });
+  };
+  const srv = tls ? createHttpsServer(tls, handler) : createServer(handler);
   return new Promise((resolve) => {
     srv.listen(0, "127.0.0.1", () => {
       const port = (srv.address() as AddressInfo).port;
-      resolve({ url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, requests, close: () => new Promise((r) => srv.close(() => r())) });
+      resolve({ url: `${tls ? "https" : "http"}://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, requests, close: () => new Promise((r) => srv.close(() => r())) });
     });
   });
 }
@@ -77,4 +79,12 @@ export function makeGitRepo(parent: string): GitFixture {
   git(bare, "update-ref", "refs/pull/1/head", feature);
   git(bare, "update-server-info");
   return { bare, commits: { first, main, feature } };
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), for the https server. */
+export function selfSigned(dir: string): { key: string; cert: string } {
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") };
 }

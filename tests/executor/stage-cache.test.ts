@@ -190,6 +190,12 @@ test("issue 18 item 6c: a WorkingDir through a symlink is followed inside the ro
   expect(t.files["app"]).toMatchObject({ type: "symlink", link: "/srv/app" });
 });
 
+test("issue 18 item 6c: a WorkingDir that cannot be made (a symlink loop) says which and why", async () => {
+  const ctx = context("FROM $BASE\nWORKDIR /x\nRUN cd / && rmdir /x && ln -s /x /x\nRUN true\n");
+  const e = await buildIn(ctx).then(() => undefined, (err) => err);
+  expect(e?.message).toMatch(/^Dockerfile:4: working directory \/x: cannot create it inside the rootfs \(following symlinks there\): .+/);
+});
+
 test("--force-build-metadata: metadata steps get an empty layer each", async () => {
   const ctx = context("FROM scratch\nENV A=1\nLABEL b=2\nCOPY f.txt /f\n", { "f.txt": "f\n" });
   const plain = await buildIn(ctx);
