@@ -1,6 +1,8 @@
 // Shared by the release tests: async process runs (a loopback server in this process must keep
 // answering while the child runs, so no spawnSync), the compile script and a tiny file server.
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -59,4 +61,21 @@ export function serveFiles(files: Map<string, Uint8Array>): Promise<FileServer> 
 /** The host's release name, as the installer and compile script spell it. */
 export function hostAsset(): string {
   return `kiln-linux-${process.arch === "arm64" ? "arm64" : "x64"}`;
+}
+
+let hostBinary: Promise<string> | undefined;
+
+/**
+ * The host's kiln executable, compiled once per test process (bun test shares modules across
+ * files): the release tests and the hostile-input tests run the same binary. Removed at exit.
+ */
+export function compiledKiln(): Promise<string> {
+  hostBinary ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-dist-bin-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, "kiln");
+    await must(bun, ["scripts/compile.ts", "--outfile", out]);
+    return out;
+  })();
+  return hostBinary;
 }
