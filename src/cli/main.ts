@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { exit, nodeStyleArgv, runtimeVersion } from "../runtime/index.ts";
 import { KilnError } from "../util/errors.ts";
+import { redact } from "../util/redact.ts";
 import { interruptExitCode } from "../util/cleanup.ts";
 import { commit, version } from "../version.ts";
 import { buildCommand } from "./build.ts";
@@ -11,7 +12,7 @@ import { warmCommand } from "./warm.ts";
 import type { BuildOptions } from "../executor/options.ts";
 
 // commander prints "error: ..."; kiln's errors all read "kiln: ...".
-const OUTPUT = { outputError: (s: string, write: (s: string) => void) => write(s.startsWith("error: ") ? `kiln: ${s.slice(7)}` : s) };
+const OUTPUT = { outputError: (s: string, write: (s: string) => void) => write(redact(s.startsWith("error: ") ? `kiln: ${s.slice(7)}` : s)) };
 
 export function program(): Command {
   const p = new Command("kiln")
@@ -64,7 +65,7 @@ export function reportError(e: unknown): number {
     return 2;
   }
   if (e instanceof KilnError) {
-    console.error(`kiln: ${e.message}`);
+    console.error(`kiln: ${redact(e.message)}`);
     return interruptExitCode() ?? e.exitCode;
   }
   const err = e as Error;
@@ -73,7 +74,7 @@ export function reportError(e: unknown): number {
     console.error(`kiln: interrupted`);
     return signalled;
   }
-  console.error(`kiln: internal error: ${err?.message ?? String(e)}`);
-  if (process.env.KILN_DEBUG) console.error(err?.stack);
+  console.error(redact(`kiln: internal error: ${err?.message ?? String(e)}`));
+  if (process.env.KILN_DEBUG) console.error(redact(String(err?.stack)));
   return 70;
 }

@@ -10,6 +10,7 @@ import { readTar } from "../tar/reader.ts";
 import type { TarHeader } from "../tar/types.ts";
 import { libcAvailable, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../runtime/libc.ts";
 import { KilnError } from "../util/errors.ts";
+import { redact } from "../util/redact.ts";
 import { decompress, limitUnpacked } from "./compression.ts";
 import { cleanArchivePath, RootResolver, splitParent } from "./resolve.ts";
 
@@ -142,7 +143,7 @@ class Unpacker {
   private warn(key: string, msg: string): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
-    (this.opts.onWarning ?? ((m: string) => console.error(`kiln: warning: ${m}`)))(`${this.what}: ${msg}`);
+    (this.opts.onWarning ?? ((m: string) => console.error(redact(`kiln: warning: ${m}`))))(`${this.what}: ${msg}`);
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { authRegistry, baseImages, registry, requireTool, type RegistryHandle } from "../env.ts";
 import { makeContext, skopeoRun, startFaultProxy, startKiln, type FaultProxy } from "./proxy.ts";
+import { FORMS, kilnIn } from "./forms.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-secrets-"));
 let auth: RegistryHandle;
@@ -130,4 +131,26 @@ describe("secrets", () => {
     expect(r.err).toMatch(/Dockerfile:4: /);
     expect(leaks(r.out + r.err, ARGS)).toEqual([]);
   });
+});
+
+describe("credentials typed into flags, references and URLs are not echoed", () => {
+  // A user:password in a reference or URL is a typo away from every CI log: every message that
+  // names it must hide it, in every form kiln ships in. Loopback port 1 is closed, so ADD fails.
+  const pw = plant("typed-pw");
+  const cases: [string, string[], string, RegExp][] = [
+    ["--destination user:password@host/x:t", ["-d", `user:${pw}@host/x:t`], "FROM scratch\n", /^kiln: flag --destination: \*\*\*@host\/x:t: invalid image reference "\*\*\*@host\/x:t"/m],
+    ["--destination https://user:password@host/x", ["-d", `https://user:${pw}@127.0.0.1:1/x:t`], "FROM scratch\n", /^kiln: flag --destination: .*\*\*\*@/m],
+    ["--cache-repo user:password@host/x", ["--no-push", "--cache", "--cache-repo", `user:${pw}@127.0.0.1:1/cache`], "FROM scratch\nCOPY f /f\n", /\*\*\*@127\.0\.0\.1:1\/cache/],
+    ["FROM user:password@host/x", ["--no-push"], `FROM user:${pw}@127.0.0.1:1/x:t\n`, /^kiln: Dockerfile:1: .*invalid image reference "\*\*\*@127\.0\.0\.1:1\/x:t"/m],
+    ["ADD http://user:password@host/file", ["--no-push"], `FROM scratch\nADD http://user:${pw}@127.0.0.1:1/file /file\n`, /^kiln: Dockerfile:2: ADD http:\/\/\*\*\*@127\.0\.0\.1:1\/file: download failed/m],
+  ];
+  for (const form of FORMS) {
+    test.each(cases)(`%s (${form})`, async (_name, args, dockerfile, message) => {
+      const ctx = makeContext(join(tmp, `ctx-typed-${form}-${randomBytes(3).toString("hex")}`), dockerfile, { f: "f" });
+      const r = await kilnIn(form, ["build", "-c", ctx, ...args, "-v", "trace"], { env: { KILN_REGISTRY_RETRIES: "0" } });
+      expect(r.err).toMatch(message);
+      expect(r.code === 1 || r.code === 2).toBe(true);
+      expect(leaks(r.out + r.err, { pw })).toEqual([]);
+    }, 300_000);
+  }
 });
