@@ -116,8 +116,14 @@ function findRootfs(): string | null {
   return walk(base, 0);
 }
 
-export function corpus(): Corpus {
-  if (cached) return cached;
+let craftedCache: { dir: string; tree: string } | null = null;
+
+/**
+ * The crafted tree alone, without the Debian slice: `<tree>/crafted`. Built once per test process
+ * (the fuzz seeds need only this); corpus() adds the Debian slice and the archives to it.
+ */
+export function craftedTree(): { dir: string; tree: string } {
+  if (craftedCache) return craftedCache;
   for (const t of ["tar", "python3", "mknod"]) requireTool(t);
   if (process.getuid?.() !== 0) throw new Error("tar corpus needs root (device nodes, chown to large uids)");
   // bun test does not always run exit hooks, so each run sweeps corpora of dead processes.
@@ -132,6 +138,13 @@ export function corpus(): Corpus {
   const tree = join(dir, "tree");
   mkdirSync(join(tree, "crafted"), { recursive: true });
   python(CRAFT, [join(tree, "crafted")]);
+  craftedCache = { dir, tree };
+  return craftedCache;
+}
+
+export function corpus(): Corpus {
+  if (cached) return cached;
+  const { dir, tree } = craftedTree();
 
   const debianSource = findRootfs() ?? "/";
   for (const rel of DEBIAN_DIRS) {
