@@ -1,7 +1,7 @@
 // Shared by the release tests: async process runs (a loopback server in this process must keep
 // answering while the child runs, so no spawnSync), the compile script and a tiny file server.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -72,6 +72,7 @@ let hostBinary: Promise<string> | undefined;
 export function compiledKiln(): Promise<string> {
   hostBinary ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), "kiln-dist-bin-"));
+    chmodSync(dir, 0o755); // tests run it as an unprivileged user too
     process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, "kiln");
     await must(bun, ["scripts/compile.ts", "--outfile", out]);

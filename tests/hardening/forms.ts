@@ -13,9 +13,18 @@ const bin = (name: string) => join(ROOT, "node_modules", ".bin", name);
 
 /** The argv that starts kiln in this form (the binary is compiled on first use). */
 export async function kilnArgv(form: Form): Promise<string[]> {
+  if (form === "binary") binary ??= await compiledKiln();
+  return kilnArgvSync(form);
+}
+
+let binary: string | undefined;
+
+/** kilnArgv for synchronous callers (spawnSync): the binary form needs `await kilnArgv("binary")` first (a beforeAll). */
+export function kilnArgvSync(form: Form): string[] {
   if (form === "bun") return [bin("bun"), join(ROOT, "mod.ts")];
   if (form === "deno") return [bin("deno"), "run", "-A", join(ROOT, "mod.ts")];
-  return [await compiledKiln()];
+  if (!binary) throw new Error('the compiled kiln is not ready: await kilnArgv("binary") in a beforeAll first');
+  return [binary];
 }
 
 export interface Ran {
