@@ -2,19 +2,23 @@
 // (exit 1) or `kiln: flag --x: …` (exit 2), as README documents, with no stack trace and no output
 // written. Cases fail at parse or plan time or on FROM scratch, so no registry is needed, except
 // the last test, which checks that failing builds push nothing to the real local registry.
-// No case names an image that would be pulled from a remote registry.
-import { afterAll, describe, expect, test } from "bun:test";
+// No case names an image that would be pulled from a remote registry. Every case runs in each form
+// kiln ships in: Bun, Deno and the compiled executable.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { registry } from "../env.ts";
 import { dockerfileCases } from "./dockerfile-cases.ts";
+import { FORMS, kilnArgv, kilnArgvSync, type Form } from "./forms.ts";
 
-const root = path.join(import.meta.dir, "..", "..");
-const bun = path.join(root, "node_modules", ".bin", "bun");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-hard-df-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+beforeAll(async () => void (await kilnArgv("binary")), 300_000);
+
+/** The form the cases below run kiln in (each describe block sets it for its tests). */
+let form: Form = "bun";
 
 let n = 0;
 /** `raw`: only -c is added (no --no-push, no output paths). */
@@ -26,7 +30,8 @@ function kiln(args: string[], dockerfile: string, opts: { raw?: boolean } = {}) 
   const out = path.join(work, `out${n}`);
   const outputs = opts.raw ? [] : ["--no-push", "--oci-layout-path", `${out}.layout`, "--tar-path", `${out}.tar`];
   const full = args[0] === "build" ? [...args, "-c", ctx, ...outputs] : [...args, path.join(ctx, "Dockerfile")];
-  const r = spawnSync(bun, [path.join(root, "mod.ts"), ...full], { cwd: work, encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
+  const [cmd, ...pre] = kilnArgvSync(form);
+  const r = spawnSync(cmd!, [...pre, ...full], { cwd: work, encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
   if (r.error) throw r.error;
   return { code: r.status, err: r.stderr, outputs: [`${out}.layout`, `${out}.tar`].filter((p) => fs.existsSync(p)) };
 }
@@ -57,61 +62,69 @@ const flagCases: [string, string[], RegExp][] = [
   ["no destination and no --no-push", [], /^kiln: flag --destination: required unless --no-push/],
 ];
 
-describe("malformed Dockerfiles: kiln: Dockerfile:LINE: message, exit 1", () => {
-  test("the table is big enough", () => expect(dockerfileCases.length).toBeGreaterThanOrEqual(30));
-  for (const [name, text, line, message] of dockerfileCases) {
-    test(name, () => {
-      const r = kiln(["build"], text);
-      expectClean(r, 1, new RegExp(`^kiln: Dockerfile:${line}: .*${message.source}`));
+for (const f of FORMS) {
+  describe(`kiln in ${f}`, () => {
+    beforeAll(() => {
+      form = f;
     });
-  }
-});
 
-describe("bad flags: kiln: flag --x: message, exit 2", () => {
-  for (const [name, args, message] of flagCases) {
-    test(name, () => expectClean(kiln(["build", ...args], "FROM scratch\n", { raw: name.startsWith("no destination") }), 2, message));
-  }
-});
-
-describe("kiln parse reports the same errors", () => {
-  // Found only when building: image references (validated when pulled), --chmod/--chown (need
-  // the image's files), ADD --checksum (needs the sources).
-  const buildOnly = new Set([
-    "--from that is neither a stage nor a reference", "empty --from", "bad --chmod digits", "symbolic --chmod",
-    "uppercase image reference", "garbage digest in a reference", "ADD --checksum of a local file", "--chown of an unknown user",
-  ]);
-  test("FILE:LINE: message, exit 1", () => {
-    for (const [name, text, line, message] of dockerfileCases) {
-      const r = kiln(["parse"], text);
-      if (buildOnly.has(name)) {
-        expect([name, r.code]).toEqual([name, 0]);
-        continue;
+    describe("malformed Dockerfiles: kiln: Dockerfile:LINE: message, exit 1", () => {
+      test("the table is big enough", () => expect(dockerfileCases.length).toBeGreaterThanOrEqual(30));
+      for (const [name, text, line, message] of dockerfileCases) {
+        test(name, () => {
+          const r = kiln(["build"], text);
+          expectClean(r, 1, new RegExp(`^kiln: Dockerfile:${line}: .*${message.source}`));
+        });
       }
-      const file = path.join(work, `c${n}`, "Dockerfile");
-      expectClean(r, 1, new RegExp(`^kiln: ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:${line}: .*${message.source}`));
-    }
-  }, 60_000);
+    });
 
-  test("--target naming no stage is a flag error", () => {
-    expectClean(kiln(["parse", "--target", "nope"], "FROM scratch AS a\n"), 2, /^kiln: flag --target: target stage "nope" could not be found$/);
+    describe("bad flags: kiln: flag --x: message, exit 2", () => {
+      for (const [name, args, message] of flagCases) {
+        test(name, () => expectClean(kiln(["build", ...args], "FROM scratch\n", { raw: name.startsWith("no destination") }), 2, message));
+      }
+    });
+
+    describe("kiln parse reports the same errors", () => {
+      // Found only when building: image references (validated when pulled), --chmod/--chown (need
+      // the image's files), ADD --checksum (needs the sources).
+      const buildOnly = new Set([
+        "--from that is neither a stage nor a reference", "empty --from", "bad --chmod digits", "symbolic --chmod",
+        "uppercase image reference", "garbage digest in a reference", "ADD --checksum of a local file", "--chown of an unknown user",
+      ]);
+      test("FILE:LINE: message, exit 1", () => {
+        for (const [name, text, line, message] of dockerfileCases) {
+          const r = kiln(["parse"], text);
+          if (buildOnly.has(name)) {
+            expect([name, r.code]).toEqual([name, 0]);
+            continue;
+          }
+          const file = path.join(work, `c${n}`, "Dockerfile");
+          expectClean(r, 1, new RegExp(`^kiln: ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:${line}: .*${message.source}`));
+        }
+      }, 60_000);
+
+      test("--target naming no stage is a flag error", () => {
+        expectClean(kiln(["parse", "--target", "nope"], "FROM scratch AS a\n"), 2, /^kiln: flag --target: target stage "nope" could not be found$/);
+      });
+    });
+
+    describe("failed builds push nothing", () => {
+      test("parse-time and COPY-time failures leave the destination repository absent", async () => {
+        const reg = await registry();
+        const cases = ["FROM scratch\nCOPY --chmod=999 a /a\n", "FROM scratch\nCOPY a /a\nCOPY missing /m\n", "FROM scratch\nEXPOSE 99999\n"];
+        for (const [i, text] of cases.entries()) {
+          const repo = `hardening/failed-${f}${i}`;
+          const r = kiln(["build", "-d", `${reg.host}/${repo}:v1`, "--insecure-registry", reg.host], text, { raw: true });
+          expectClean(r, 1, /^kiln: Dockerfile:\d+: /);
+          const res = await fetch(`http://${reg.host}/v2/${repo}/tags/list`);
+          expect(res.status).toBe(404);
+        }
+        // The same destination accepts a good build, so a 404 above means "nothing pushed".
+        const ok = kiln(["build", "-d", `${reg.host}/hardening/failed-${f}0:v1`, "--insecure-registry", reg.host], "FROM scratch\nCOPY a /a\n", { raw: true });
+        expect(ok.err).not.toContain("kiln:");
+        expect(ok.code).toBe(0);
+        expect((await fetch(`http://${reg.host}/v2/hardening/failed-${f}0/tags/list`)).status).toBe(200);
+      }, 60_000);
+    });
   });
-});
-
-describe("failed builds push nothing", () => {
-  test("parse-time and COPY-time failures leave the destination repository absent", async () => {
-    const reg = await registry();
-    const cases = ["FROM scratch\nCOPY --chmod=999 a /a\n", "FROM scratch\nCOPY a /a\nCOPY missing /m\n", "FROM scratch\nEXPOSE 99999\n"];
-    for (const [i, text] of cases.entries()) {
-      const repo = `hardening/failed${i}`;
-      const r = kiln(["build", "-d", `${reg.host}/${repo}:v1`, "--insecure-registry", reg.host], text, { raw: true });
-      expectClean(r, 1, /^kiln: Dockerfile:\d+: /);
-      const res = await fetch(`http://${reg.host}/v2/${repo}/tags/list`);
-      expect(res.status).toBe(404);
-    }
-    // The same destination accepts a good build, so a 404 above means "nothing pushed".
-    const ok = kiln(["build", "-d", `${reg.host}/hardening/failed0:v1`, "--insecure-registry", reg.host], "FROM scratch\nCOPY a /a\n", { raw: true });
-    expect(ok.err).not.toContain("kiln:");
-    expect(ok.code).toBe(0);
-    expect((await fetch(`http://${reg.host}/v2/hardening/failed0/tags/list`)).status).toBe(200);
-  }, 60_000);
-});
+}
