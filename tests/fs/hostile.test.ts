@@ -6,10 +6,9 @@ import fs from "node:fs";
 import os from "node:os";
 import { spawnSync } from "node:child_process";
 import { applyLayer } from "../../src/fs/unpack.ts";
-import { TarWriter } from "../../src/tar/writer.ts";
-import type { TarHeader } from "../../src/tar/types.ts";
 import { KilnError } from "../../src/util/errors.ts";
 import { captureTree, diffTrees } from "./tree.ts";
+import { tarOf, type TarEntrySpec as E } from "../hardening/tar-of.ts";
 
 const work = fs.mkdtempSync(`${os.tmpdir()}/kiln-fs-hostile-`);
 fs.chmodSync(work, 0o755);
@@ -21,18 +20,6 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-type E = Partial<TarHeader> & { name: string; body?: string };
-
-async function tarOf(entries: E[]): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const w = new TarWriter((c) => void parts.push(c.slice()));
-  for (const e of entries) {
-    const body = e.body === undefined ? undefined : new TextEncoder().encode(e.body);
-    await w.add({ type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, size: body?.length ?? 0, ...e } as TarHeader, body);
-  }
-  await w.finish();
-  return Buffer.concat(parts);
-}
 
 const DENO = `${import.meta.dir}/../../node_modules/.bin/deno`;
 const DENO_FIXTURE = `${import.meta.dir}/../hardening/fixtures/apply-archive.ts`;

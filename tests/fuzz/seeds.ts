@@ -5,9 +5,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TarWriter } from "../../src/tar/writer.ts";
-import type { TarHeader } from "../../src/tar/types.ts";
 import { dockerfileCases } from "../hardening/dockerfile-cases.ts";
+import { tarOf } from "../hardening/tar-of.ts";
 import { craftedTree } from "../tar/corpus.ts";
 import { python, run } from "../tar/peers.ts";
 
@@ -20,23 +19,13 @@ export interface Seeds<T> {
   missing: string[];
 }
 
-async function writerArchive(entries: (Partial<TarHeader> & { name: string; body?: Uint8Array })[]): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const w = new TarWriter((c) => void parts.push(c.slice()));
-  for (const e of entries) {
-    const { body, ...h } = e;
-    await w.add({ type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, size: body?.length ?? 0, ...h } as TarHeader, body);
-  }
-  await w.finish();
-  return Buffer.concat(parts);
-}
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 /** Tar archives: always the writer's; the crafted corpus's when root, tar and python3 are there. */
 export async function tarSeeds(): Promise<Seeds<Uint8Array>> {
   const inputs: Uint8Array[] = [
-    await writerArchive([
+    await tarOf([
       { name: "d/", type: "dir", mode: 0o755 },
       { name: "d/f", body: bytes("hello\n") },
       { name: "d/l", type: "symlink", linkname: "f" },
@@ -44,7 +33,7 @@ export async function tarSeeds(): Promise<Seeds<Uint8Array>> {
       { name: "dev/null", type: "char", devmajor: 1, devminor: 3 },
       { name: "fifo", type: "fifo" },
     ]),
-    await writerArchive([
+    await tarOf([
       { name: "x".repeat(150) + "/" + "y".repeat(120), body: bytes("long path") },
       { name: "link", type: "symlink", linkname: "t".repeat(300) },
       { name: "big-ids", uid: 3_000_000_000, gid: 3_000_000_001, body: bytes("ids") },
@@ -52,7 +41,7 @@ export async function tarSeeds(): Promise<Seeds<Uint8Array>> {
       { name: "times", atime: 1.5, mtime: -86400, body: bytes("t") },
       { name: "héllo-日本語", body: bytes("utf8") },
     ]),
-    await writerArchive([{ name: "empty" }, { name: "512", body: new Uint8Array(512).fill(7) }, { name: "513", body: new Uint8Array(513).fill(9) }]),
+    await tarOf([{ name: "empty" }, { name: "512", body: new Uint8Array(512).fill(7) }, { name: "513", body: new Uint8Array(513).fill(9) }]),
   ];
   const missing: string[] = [];
   try {

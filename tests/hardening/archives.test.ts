@@ -17,10 +17,10 @@ import { TarWriter } from "../../src/tar/writer.ts";
 import { BLOCK, writeAscii, writeChecksum, writeOctal } from "../../src/tar/header.ts";
 import { encodeRecord } from "../../src/tar/pax.ts";
 import { DEFAULT_MAX_UNPACKED, maxUnpackedSize } from "../../src/fs/compression.ts";
-import type { TarHeader } from "../../src/tar/types.ts";
 import { KilnError } from "../../src/util/errors.ts";
 import { captureTree, diffTrees } from "../fs/tree.ts";
 import { FORMS, kilnArgv, kilnIn } from "./forms.ts";
+import { tarOf } from "./tar-of.ts";
 
 const work = fs.mkdtempSync(`${os.tmpdir()}/kiln-hard-arch-`);
 fs.chmodSync(work, 0o755);
@@ -36,20 +36,8 @@ afterAll(() => {
 
 // ---- building tarballs ----
 
-type E = Partial<TarHeader> & { name: string; body?: string | Uint8Array };
 const enc = (s: string | Uint8Array) => (typeof s === "string" ? new TextEncoder().encode(s) : s);
 
-async function tarOf(entries: E[]): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const w = new TarWriter((c) => void parts.push(c.slice()));
-  for (const e of entries) {
-    const body = e.body === undefined ? undefined : enc(e.body);
-    const { body: _, ...h } = e;
-    await w.add({ type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, size: body?.length ?? 0, ...h } as TarHeader, body);
-  }
-  await w.finish();
-  return Buffer.concat(parts);
-}
 
 /** One raw ustar header block; `size` may lie, `sizeField` overrides the encoded size bytes. */
 function rawHeader(o: { name: string; type?: string; size?: number; sizeField?: Uint8Array; linkname?: string }): Uint8Array {

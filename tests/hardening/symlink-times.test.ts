@@ -8,9 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { applyLayer } from "../../src/fs/unpack.ts";
 import { copyInto } from "../../src/executor/copy/index.ts";
-import { TarWriter } from "../../src/tar/writer.ts";
-import type { TarHeader } from "../../src/tar/types.ts";
 import { FORMS, kilnIn } from "./forms.ts";
+import { tarOf, type TarEntrySpec as E } from "./tar-of.ts";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-hard-times-"));
 fs.chmodSync(work, 0o755);
@@ -21,19 +20,6 @@ const host = path.join(work, "host");
 const HOST_TIME = 1_500_000_000;
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-type E = Partial<TarHeader> & { name: string; body?: string };
-
-async function tarOf(entries: E[]): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const w = new TarWriter((c) => void parts.push(c.slice()));
-  for (const e of entries) {
-    const body = e.body === undefined ? undefined : new TextEncoder().encode(e.body);
-    const { body: _, ...h } = e;
-    await w.add({ type: "file", mode: 0o755, uid: 0, gid: 0, mtime: 1_700_000_000, size: body?.length ?? 0, ...h } as TarHeader, body);
-  }
-  await w.finish();
-  return Buffer.concat(parts);
-}
 
 beforeEach(() => {
   for (const d of [rootfs, ctx, host]) fs.rmSync(d, { recursive: true, force: true });
@@ -53,13 +39,13 @@ function expectHostUntouched(): void {
 // [name, entries]: each ends with a symlink to `host` where the archive earlier made a directory
 // with mtime 1.
 const cases: [string, () => E[]][] = [
-  ["a directory, then a symlink of the same name", () => [{ name: "d/", type: "dir", mtime: 1 }, { name: "d", type: "symlink", linkname: host }]],
+  ["a directory, then a symlink of the same name", () => [{ name: "d/", type: "dir", mode: 0o755, mtime: 1 }, { name: "d", type: "symlink", linkname: host }]],
   ["a parent directory replaced by a symlink", () => [
-    { name: "a/", type: "dir", mtime: 1 },
-    { name: "a/sub/", type: "dir", mtime: 1 },
+    { name: "a/", type: "dir", mode: 0o755, mtime: 1 },
+    { name: "a/sub/", type: "dir", mode: 0o755, mtime: 1 },
     { name: "a", type: "symlink", linkname: host },
   ]],
-  ["a relative symlink climbing out", () => [{ name: "d/", type: "dir", mtime: 1 }, { name: "d", type: "symlink", linkname: "../".repeat(20) + host.slice(1) }]],
+  ["a relative symlink climbing out", () => [{ name: "d/", type: "dir", mode: 0o755, mtime: 1 }, { name: "d", type: "symlink", linkname: "../".repeat(20) + host.slice(1) }]],
 ];
 
 async function apply(target: "layer" | "add", entries: E[]): Promise<void> {
@@ -83,7 +69,7 @@ describe("directory times never reach the host through a symlink", () => {
     }
 
     test(`${target}: directories that stay directories still get their times`, async () => {
-      await apply(target, [{ name: "d/", type: "dir", mtime: 7 }, { name: "d/e/", type: "dir", mtime: 8 }, { name: "d/e/f", body: "x", mtime: 9 }]);
+      await apply(target, [{ name: "d/", type: "dir", mode: 0o755, mtime: 7 }, { name: "d/e/", type: "dir", mode: 0o755, mtime: 8 }, { name: "d/e/f", body: "x", mtime: 9 }]);
       expect([mtime(path.join(rootfs, "d")), mtime(path.join(rootfs, "d/e")), mtime(path.join(rootfs, "d/e/f"))]).toEqual([7, 8, 9]);
     });
   }
