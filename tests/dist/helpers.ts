@@ -1,11 +1,10 @@
 // Shared by the release tests: async process runs (a loopback server in this process must keep
 // answering while the child runs, so no spawnSync), the compile script and a tiny file server.
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { processTempDir } from "../process-dirs.ts";
 
 export const root = join(import.meta.dir, "..", "..");
 export const bun = join(root, "node_modules", ".bin", "bun");
@@ -31,9 +30,19 @@ export async function must(cmd: string, args: string[], opts: Parameters<typeof 
   return r.out;
 }
 
-/** `bun scripts/compile.ts --all --outdir DIR`: every target plus SHA256SUMS. */
-export function compileAll(outdir: string): Promise<string> {
-  return must(bun, ["scripts/compile.ts", "--all", "--outdir", outdir]);
+let all: Promise<string> | undefined;
+
+/**
+ * `bun scripts/compile.ts --all` (every target plus SHA256SUMS) into `outdir`: compiled once per
+ * test process, then hard-linked into each caller's `outdir` (which must not exist yet).
+ */
+export async function compileAll(outdir: string): Promise<string> {
+  all ??= (async () => {
+    const dir = join(processTempDir("kiln-dist-all"), "dist");
+    await must(bun, ["scripts/compile.ts", "--all", "--outdir", dir]);
+    return dir;
+  })();
+  return must("cp", ["-al", await all, outdir]);
 }
 
 export interface FileServer { url: string; requests: string[]; close(): Promise<void> }
@@ -67,16 +76,15 @@ let hostBinary: Promise<string> | undefined;
 
 /**
  * The host's kiln executable, compiled once per test process (bun test shares modules across
- * files): the release tests and the hostile-input tests run the same binary. Removed at exit.
+ * files): the release tests and the hostile-input tests run the same binary. Taken from the
+ * `--all` build when one was started first, else compiled alone.
  */
 export function compiledKiln(): Promise<string> {
-  hostBinary ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kiln-dist-bin-"));
-    chmodSync(dir, 0o755); // tests run it as an unprivileged user too
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-    const out = join(dir, "kiln");
+  const alone = async () => {
+    const out = join(processTempDir("kiln-dist-bin"), "kiln");
     await must(bun, ["scripts/compile.ts", "--outfile", out]);
     return out;
-  })();
+  };
+  hostBinary ??= all ? all.then((dir) => join(dir, hostAsset()), alone) : alone();
   return hostBinary;
 }

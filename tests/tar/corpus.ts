@@ -1,10 +1,10 @@
 // The test corpus: a crafted tree with every awkward tar case, plus a slice of a real Debian
 // rootfs (the debootstrapped one under .cache/ when present, else this Debian host), and the
 // archives GNU tar and Python's tarfile make of it. Built once per test process.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { python, requireTool, run } from "./peers.ts";
+import { processTempDir } from "../process-dirs.ts";
 
 export interface Corpus {
   dir: string;
@@ -126,15 +126,7 @@ export function craftedTree(): { dir: string; tree: string } {
   if (craftedCache) return craftedCache;
   for (const t of ["tar", "python3", "mknod"]) requireTool(t);
   if (process.getuid?.() !== 0) throw new Error("tar corpus needs root (device nodes, chown to large uids)");
-  // bun test does not always run exit hooks, so each run sweeps corpora of dead processes.
-  for (const name of readdirSync(tmpdir())) {
-    const pid = /^kiln-tar-(\d+)$/.exec(name)?.[1];
-    if (pid && !alive(Number(pid))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
-  }
-  const dir = join(tmpdir(), `kiln-tar-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const dir = processTempDir("kiln-tar");
   const tree = join(dir, "tree");
   mkdirSync(join(tree, "crafted"), { recursive: true });
   python(CRAFT, [join(tree, "crafted")]);
@@ -190,13 +182,4 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as tf:
   );
   cached = { dir, tree, top, debianSource, archives };
   return cached;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
