@@ -1,8 +1,10 @@
 // Directory times are applied after every entry of an archive is written; by then a later entry may
 // have replaced the directory (or a parent of it) with a symlink to a host directory. The times
 // must land on the directory the archive created, never through that symlink on the host. Applied
-// as a base layer, as an ADD archive and as a `--context x.tar` (the CLI, in each form it ships in).
+// as a base layer, as an ADD archive and as a `--context x.tar`, in-process and through the CLI in
+// each form kiln ships in (the base layer as `FROM oci-layout://…`).
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -79,6 +81,39 @@ describe("directory times never reach the host through a symlink", () => {
       const tar = path.join(work, `ctx-${form}.tar`);
       fs.writeFileSync(tar, await tarOf([{ name: "Dockerfile", body: "FROM scratch\nCOPY f /f\n" }, { name: "f", body: "f" }, ...cases[0]![1](), ...cases[1]![1]()]));
       const r = await kilnIn(form, ["build", "-c", tar, "--no-push", "--oci-layout-path", path.join(work, `out-${form}`)], { cwd: work, env: { KILN_WORKDIR: path.join(work, `kw-${form}`) } });
+      expect([r.code, r.err]).toEqual([0, expect.not.stringContaining("kiln:")]);
+      expectHostUntouched();
+    }, 300_000);
+  }
+
+  /** An OCI layout whose only layer is `layer` (uncompressed), for `FROM oci-layout://DIR`. */
+  function layoutWith(dir: string, layer: Uint8Array): void {
+    const blob = (b: Uint8Array | string) => {
+      const hex = createHash("sha256").update(b).digest("hex");
+      fs.mkdirSync(path.join(dir, "blobs", "sha256"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "blobs", "sha256", hex), b);
+      return { digest: `sha256:${hex}`, size: typeof b === "string" ? Buffer.byteLength(b) : b.length };
+    };
+    const l = blob(layer);
+    const config = blob(JSON.stringify({ architecture: process.arch === "arm64" ? "arm64" : "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [l.digest] } }));
+    const manifest = blob(JSON.stringify({
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...l }],
+    }));
+    fs.writeFileSync(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest }] }));
+  }
+
+  for (const form of FORMS) {
+    test(`base layer: FROM oci-layout:// (${form})`, async () => {
+      const layout = path.join(work, `base-${form}`);
+      layoutWith(layout, await tarOf([{ name: "etc/", type: "dir", mode: 0o755 }, ...cases[0]![1](), ...cases[1]![1]()]));
+      const ctxDir = path.join(work, `base-ctx-${form}`);
+      fs.mkdirSync(ctxDir);
+      fs.writeFileSync(path.join(ctxDir, "Dockerfile"), `FROM oci-layout://${layout}\nCOPY f /f\n`);
+      fs.writeFileSync(path.join(ctxDir, "f"), "f");
+      const r = await kilnIn(form, ["build", "-c", ctxDir, "--no-push", "--tar-path", path.join(work, `base-out-${form}.tar`)], { cwd: work, env: { KILN_WORKDIR: path.join(work, `base-kw-${form}`) } });
       expect([r.code, r.err]).toEqual([0, expect.not.stringContaining("kiln:")]);
       expectHostUntouched();
     }, 300_000);
