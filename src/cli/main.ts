@@ -3,6 +3,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { basename } from "node:path";
 import { exit, isCompiled, nodeStyleArgv, runtimeVersion } from "../runtime/index.ts";
 import { KilnError, UsageError } from "../util/errors.ts";
+import { redact } from "../util/redact.ts";
 import { interruptExitCode } from "../util/cleanup.ts";
 import { Logger } from "../util/log.ts";
 import { commit, version } from "../version.ts";
@@ -15,7 +16,7 @@ import { runWarm, warmHelp } from "./warm.ts";
 import type { BuildOptions } from "../executor/options.ts";
 
 // commander prints "error: ..."; kiln's errors all read "kiln: ...".
-const OUTPUT = { outputError: (s: string, write: (s: string) => void) => write(s.startsWith("error: ") ? `kiln: ${s.slice(7)}` : s) };
+const OUTPUT = { outputError: (s: string, write: (s: string) => void) => write(redact(s.startsWith("error: ") ? `kiln: ${s.slice(7)}` : s)) };
 
 export function program(): Command {
   const p = new Command("kiln")
@@ -153,8 +154,9 @@ export function reportError(e: unknown, format: "text" | "json" = "text"): numbe
     const err = e as Error;
     message = `internal error: ${err?.message ?? String(e)}`;
     code = 70;
-    if (process.env.KILN_DEBUG) console.error(err?.stack);
+    if (process.env.KILN_DEBUG) console.error(redact(String(err?.stack)));
   }
+  message = redact(message);
   if (format === "json") {
     const ev = { time: new Date().toISOString(), level: "error", event: "error", msg: message, exitCode: code, ...(commandExitCode !== undefined ? { commandExitCode } : {}) };
     console.error(JSON.stringify(ev));

@@ -222,13 +222,13 @@ function mayMatchUnder(pattern: string, dir: string[]): boolean {
  * Load the ignore rules for a build: `<Dockerfile>.dockerignore` next to the Dockerfile
  * wins over `.dockerignore` at the context root. No file means nothing is ignored.
  */
-export async function loadDockerignore(contextDir: string, dockerfilePath?: string): Promise<IgnoreMatcher> {
+export async function loadDockerignore(contextDir: string, dockerfilePath?: string, resolve: (path: string) => string = (p) => p): Promise<IgnoreMatcher> {
   const candidates = dockerfilePath ? [`${dockerfilePath}.dockerignore`] : [];
   candidates.push(join(contextDir, ".dockerignore"));
   for (const path of candidates) {
     let text: string;
     try {
-      text = await readFile(path, "utf8");
+      text = await readFile(resolve(path), "utf8"); // resolve: where the context's symlinks lead, inside it
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === "ENOENT" || code === "ENOTDIR") continue;

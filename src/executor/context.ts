@@ -3,6 +3,9 @@
 // tar://stdin; then --context-sub-path, the Dockerfile (-f: absolute, relative to the context, or
 // "-" for stdin) and the .dockerignore. The Dockerfile is read even when .dockerignore excludes it,
 // as Docker does.
+// Inside the context, symlinks are followed only inside it, with the context as "/" (as COPY sees
+// them): a Dockerfile, .dockerignore or --context-sub-path that is a symlink leading out of the
+// context resolves inside it or fails. A tar context's Dockerfile always comes from the tar.
 import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
@@ -11,6 +14,7 @@ import { KilnError, UsageError } from "../util/errors.ts";
 import { decompressAny } from "./copy/archive.ts";
 import { extractTar } from "../fs/unpack.ts";
 import { fetchRemoteContext, isRemoteContext, type GitContextOptions } from "./context-remote.ts";
+import { resolveInRoot } from "../run/root-path.ts";
 
 export interface BuildContext {
   /** Absolute, symlink-free context directory (after --context-sub-path). */
@@ -44,24 +48,41 @@ export async function openContext(opts: ContextOptions): Promise<BuildContext> {
     throw new KilnError("the context (tar://stdin) and the Dockerfile (-f -) cannot both come from stdin");
   }
   let root = await locate(ctx, opts);
+  // Extracted into the build's own directory (a tar): nothing of it may come from the host.
+  const extracted = root === opts.workDir ? ctx : undefined;
   if (opts.contextSubPath) root = subPath(root, opts.contextSubPath);
   const dir = fs.realpathSync(root);
   if (!fs.statSync(dir).isDirectory()) throw new KilnError(`build context "${dir}" is not a directory`);
 
+  const confined = (p: string) => {
+    const rel = insideRel(dir, p);
+    return rel === undefined ? p : resolveInRoot(dir, "/" + rel);
+  };
   if (dockerfileArg === "-") {
     const text = await readAll(stdinOf(opts));
-    return { dir, dockerfilePath: "-", dockerfileText: text, dockerfileName: "Dockerfile (stdin)", ignore: await loadDockerignore(dir) };
+    return { dir, dockerfilePath: "-", dockerfileText: text, dockerfileName: "Dockerfile (stdin)", ignore: await loadDockerignore(dir, undefined, confined) };
   }
-  const dockerfilePath = findDockerfile(dir, dockerfileArg);
+  const { path: dockerfilePath, host } = findDockerfile(dir, dockerfileArg, extracted);
   let text: string;
   try {
-    text = fs.readFileSync(dockerfilePath, "utf8");
+    const fd = fs.openSync(host, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      text = fs.readFileSync(fd, "utf8");
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (e) {
     throw new KilnError(`cannot read the Dockerfile "${dockerfilePath}": ${(e as Error).message}`);
   }
-  const inside = path.relative(dir, dockerfilePath);
-  const dockerfileName = inside !== "" && !inside.startsWith("..") && !path.isAbsolute(inside) ? inside : dockerfilePath;
-  return { dir, dockerfilePath, dockerfileText: text, dockerfileName, ignore: await loadDockerignore(dir, dockerfilePath) };
+  const inside = insideRel(dir, dockerfilePath);
+  const dockerfileName = inside ?? dockerfilePath;
+  return { dir, dockerfilePath, dockerfileText: text, dockerfileName, ignore: await loadDockerignore(dir, dockerfilePath, confined) };
+}
+
+/** `p` relative to the context directory when it lies inside it (lexically), else undefined. */
+function insideRel(dir: string, p: string): string | undefined {
+  const rel = path.relative(dir, p);
+  return rel !== "" && rel !== ".." && !rel.startsWith("../") && !path.isAbsolute(rel) ? rel : undefined;
 }
 
 async function locate(ctx: string, opts: ContextOptions): Promise<string> {
@@ -110,10 +131,11 @@ async function extractContext(source: AsyncIterable<Uint8Array>, given: string, 
 function subPath(root: string, sub: string): string {
   const rel = path.posix.normalize(sub.replace(/^\/+/, ""));
   if (rel === ".." || rel.startsWith("../")) throw new UsageError(`flag --context-sub-path: "${sub}" leaves the build context`);
-  const abs = path.join(root, rel);
+  // Followed inside the context only: a symlink in a tar must not make the host the context.
+  const abs = resolveInRoot(root, "/" + rel);
   let st: fs.Stats;
   try {
-    st = fs.statSync(abs);
+    st = fs.lstatSync(abs);
   } catch {
     throw new UsageError(`flag --context-sub-path: "${sub}" does not exist in the build context`);
   }
@@ -121,17 +143,48 @@ function subPath(root: string, sub: string): string {
   return abs;
 }
 
-/** Absolute, or relative to the context; like kaniko, a path relative to the working directory also works. */
-function findDockerfile(dir: string, arg: string): string {
-  const candidates = path.isAbsolute(arg) ? [arg] : [path.join(dir, arg), path.resolve(arg)];
-  for (const c of candidates) {
-    try {
-      if (fs.statSync(c).isFile()) return c;
-    } catch {
-      // Not there (or unreadable): try the next candidate; the error below names the first.
+/**
+ * Absolute, or relative to the context; like kaniko, a path relative to the working directory also
+ * works for a directory context when the context has nothing of that name. Inside the context the
+ * file is resolved as COPY would (symlinks followed inside it only); `tar` names a tar context,
+ * whose Dockerfile must come from the tar. Returns the path as named and the host file to read.
+ */
+function findDockerfile(dir: string, arg: string, tar: string | undefined): { path: string; host: string } {
+  const lexical = path.isAbsolute(arg) ? path.normalize(arg) : path.join(dir, arg);
+  const rel = insideRel(dir, lexical);
+  const notFound = () => new UsageError(`flag --dockerfile: Dockerfile not found: "${lexical}"${path.isAbsolute(arg) ? "" : ` (-f ${arg} is looked up in the build context ${dir})`}`);
+  if (rel !== undefined) {
+    const host = resolveInRoot(dir, "/" + rel);
+    if (isFile(host, false)) return { path: lexical, host };
+    if (tar !== undefined || present(lexical)) {
+      if (!present(lexical)) throw new UsageError(`flag --dockerfile: "${arg}" is not in the build context ${tar}`);
+      throw new UsageError(`flag --dockerfile: "${rel}" does not resolve to a file inside the build context${tar ? ` ${tar}` : ""} (symlinks are followed inside the context only)`);
     }
+  } else if (tar !== undefined && !path.isAbsolute(arg)) {
+    throw new UsageError(`flag --dockerfile: "${arg}" is outside the build context ${tar}`);
   }
-  throw new UsageError(`flag --dockerfile: Dockerfile not found: "${candidates[0]}"${path.isAbsolute(arg) ? "" : ` (-f ${arg} is looked up in the build context ${dir})`}`);
+  // Named on the command line, outside the context (or not in it): the user's own host file.
+  const candidates = rel === undefined ? [lexical] : path.isAbsolute(arg) ? [] : [path.resolve(arg)];
+  for (const c of candidates) if (isFile(c, true)) return { path: c, host: fs.realpathSync(c) };
+  throw notFound();
+}
+
+function isFile(p: string, follow: boolean): boolean {
+  try {
+    return (follow ? fs.statSync(p) : fs.lstatSync(p)).isFile();
+  } catch {
+    return false; // Not there (or unreadable): the caller's error names it.
+  }
+}
+
+/** Whether anything (even a dangling symlink) is at `p`. */
+function present(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function readAll(source: AsyncIterable<Uint8Array>): Promise<string> {

@@ -1,10 +1,10 @@
 // Layer compression: gzip always, zstd when the runtime's node:zlib has it (Bun and Deno do today,
 // older runtimes may not), or none. Decompression sniffs magic bytes because registries and
 // tools sometimes mislabel media types; the media type is only a hint for error messages.
-import process from "node:process";
 import zlib from "node:zlib";
 import { Readable, type Transform } from "node:stream";
 import { KilnError } from "../util/errors.ts";
+import { sizeFromEnv } from "../util/size-env.ts";
 
 export type Compression = "gzip" | "zstd" | "none";
 
@@ -110,12 +110,7 @@ export async function* decompress(source: AsyncIterable<Uint8Array>, what: strin
 export const DEFAULT_MAX_UNPACKED = 64 * 2 ** 30;
 
 export function maxUnpackedSize(): number {
-  const v = process.env.KILN_MAX_UNPACKED_SIZE;
-  if (v === undefined || v === "") return DEFAULT_MAX_UNPACKED;
-  const m = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(v.trim());
-  if (!m) throw new KilnError(`KILN_MAX_UNPACKED_SIZE="${v}" is not a size (e.g. 68719476736 or 64G)`);
-  const exp = m[2] ? "KMGT".indexOf(m[2][0]!.toUpperCase()) + 1 : 0;
-  return Number(m[1]) * 1024 ** exp;
+  return sizeFromEnv("KILN_MAX_UNPACKED_SIZE", DEFAULT_MAX_UNPACKED, "68719476736 or 64G");
 }
 
 /** Pass a decompressed stream through, failing once it exceeds maxUnpackedSize(). */

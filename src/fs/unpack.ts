@@ -10,6 +10,7 @@ import { readTar } from "../tar/reader.ts";
 import type { TarHeader } from "../tar/types.ts";
 import { libcAvailable, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../runtime/libc.ts";
 import { KilnError } from "../util/errors.ts";
+import { redact } from "../util/redact.ts";
 import { decompress, limitUnpacked } from "./compression.ts";
 import { cleanArchivePath, RootResolver, splitParent } from "./resolve.ts";
 
@@ -62,6 +63,7 @@ interface UnpackOptions {
 }
 
 const O_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 const WRITE_BUF = 1 << 20;
 
 /** Apply one layer (gzip, zstd or plain tar; detected from its bytes) to `rootfs`. */
@@ -118,6 +120,7 @@ class Unpacker {
   private setgid = new Map<string, boolean>();
   /** real rootfs-relative paths written by this layer: an opaque whiteout must spare them. */
   private written = new Set<string>();
+  /** Real rootfs-relative paths of directories written, with their times: applied last (finish). */
   private dirTimes: [string, number, number][] = [];
   private warned = new Set<string>();
   private buf = Buffer.allocUnsafe(WRITE_BUF);
@@ -143,7 +146,7 @@ class Unpacker {
   private warn(key: string, msg: string): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
-    (this.opts.onWarning ?? ((m: string) => console.error(`kiln: warning: ${m}`)))(`${this.what}: ${msg}`);
+    (this.opts.onWarning ?? ((m: string) => console.error(redact(`kiln: warning: ${m}`))))(`${this.what}: ${msg}`);
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Uint8Array>): Promise<void> {
@@ -194,9 +197,33 @@ class Unpacker {
 
   finish(): void {
     // Children were created after their directory, so directory mtimes are set last, deepest first.
+    // A later entry may have replaced the directory, or one of its parents, with a symlink to
+    // anywhere (`d/`, then `d -> /etc`): the path is resolved again inside the rootfs, and the
+    // times go on a descriptor of the directory itself (O_NOFOLLOW), never through a host path.
+    this.r.invalidate();
     for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const [p, a, m] = this.dirTimes[i]!;
-      fs.utimesSync(p, a, m);
+      const [real, a, m] = this.dirTimes[i]!;
+      const fd = this.openDir(real);
+      if (fd === undefined) continue; // replaced by a later entry: that entry set its own times
+      try {
+        fs.futimesSync(fd, a, m);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+
+  // A descriptor of the directory at `real` if it still is one there, reached without a symlink.
+  private openDir(real: string): number | undefined {
+    const [parent] = splitParent(real);
+    try {
+      if (this.r.dir(parent, false) !== parent) return undefined;
+      return fs.openSync(this.r.host(real), O_DIR);
+    } catch (e) {
+      if (e instanceof KilnError) return undefined;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR" || code === "ELOOP") return undefined;
+      throw e;
     }
   }
 
@@ -279,7 +306,7 @@ class Unpacker {
     this.r.remember(rel, real);
     this.setgid.set(real, (h.mode & 0o2000) !== 0);
     this.meta(host, h, false);
-    this.dirTimes.push([host, h.atime ?? h.mtime, h.mtime]);
+    this.dirTimes.push([real, h.atime ?? h.mtime, h.mtime]);
   }
 
   private hardlink(host: string, h: TarHeader): void {

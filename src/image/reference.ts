@@ -1,6 +1,7 @@
 // Image references with Docker's grammar and defaults (distribution/reference, normalized names).
 import { KilnError } from "../util/errors.ts";
 import { isDigest } from "./digest.ts";
+import { redact } from "../util/redact.ts";
 
 export const DOCKER_HUB = "docker.io";
 const COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
@@ -63,7 +64,8 @@ export class Reference {
  */
 export function parseReference(input: string, opts: { defaultTag?: boolean } = {}): Reference {
   const s = input.trim();
-  const bad = (why: string) => new KilnError(`invalid image reference "${input}": ${why}`);
+  // A mistyped reference may carry credentials (user:password@host/…): never echoed.
+  const bad = (why: string) => new KilnError(`invalid image reference "${redact(input)}": ${redact(why)}`);
   if (!s) throw bad("empty");
   let rest = s;
   let digest: string | undefined;

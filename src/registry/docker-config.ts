@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { KilnError } from "../util/errors.ts";
+import { registerSecret } from "../util/redact.ts";
 
 export type Credential =
   | { kind: "basic"; username: string; password: string }
@@ -58,6 +59,14 @@ function normalizeRaw(key: string): string {
  * then credsStore, then the `auths` entry.
  */
 export async function findCredential(registry: string, dir?: string): Promise<Credential | undefined> {
+  const c = await lookupCredential(registry, dir);
+  // Masked in every message kiln prints from now on (src/util/redact.ts).
+  if (c?.kind === "basic") [c.password, Buffer.from(`${c.username}:${c.password}`).toString("base64")].forEach(registerSecret);
+  else if (c) registerSecret(c.token);
+  return c;
+}
+
+async function lookupCredential(registry: string, dir?: string): Promise<Credential | undefined> {
   const { file, config } = readDockerConfig(dir);
   const want = normalizeRegistryKey(registry);
   const helperKeyFor = (keys: Record<string, string>) => Object.keys(keys).find((k) => normalizeRegistryKey(k) === want);

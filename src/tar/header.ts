@@ -1,5 +1,6 @@
 // The 512-byte ustar header block: field layout, numeric codecs (octal and GNU base-256),
 // checksum. Byte-level loops here only ever touch one 512-byte block, never file bodies.
+import { TarFormatError } from "./errors.ts";
 
 export const BLOCK = 512;
 
@@ -51,7 +52,7 @@ export function readNumber(b: Uint8Array, off: number, len: number, field: strin
     const c = b[i]!;
     if (c >= 0x30 && c <= 0x37) v = v * 8 + (c - 0x30);
     else if (c === 0 || c === 0x20) break;
-    else throw new Error(`tar: invalid octal digit 0x${c.toString(16)} in ${field} field`);
+    else throw new TarFormatError(`tar: invalid octal digit 0x${c.toString(16)} in ${field} field`);
   }
   return v;
 }
@@ -61,9 +62,9 @@ function readBase256(b: Uint8Array, off: number, len: number, field: string): nu
   let v = BigInt(b[off]! & 0x7f);
   for (let i = off + 1; i < off + len; i++) v = (v << 8n) | BigInt(b[i]!);
   if (b[off] === 0xff) v -= 1n << BigInt(len * 8 - 1);
-  else if (b[off] !== 0x80) throw new Error(`tar: invalid base-256 marker in ${field} field`);
+  else if (b[off] !== 0x80) throw new TarFormatError(`tar: invalid base-256 marker in ${field} field`);
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new Error(`tar: ${field} field ${v} is out of range`);
+    throw new TarFormatError(`tar: ${field} field ${v} is out of range`);
   }
   return Number(v);
 }
@@ -94,7 +95,7 @@ export function verifyChecksum(b: Uint8Array, offset: number): boolean {
   }
   // Some historic tars summed signed chars; accept both like GNU tar and Python.
   if (stored !== unsigned && stored !== signed) {
-    throw new Error(
+    throw new TarFormatError(
       `tar: bad header checksum at offset ${offset} (stored ${stored}, computed ${unsigned}); the archive is corrupt or not a tar file`,
     );
   }

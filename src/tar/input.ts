@@ -1,5 +1,6 @@
 // Pull-based view over an async chunk stream. Hands out subarrays of the producer's chunks
 // (no copies) except when a header block straddles two chunks.
+import { TarFormatError } from "./errors.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -105,5 +106,5 @@ export class ByteInput {
 }
 
 export function truncated(what: string, offset: number, missing: number): Error {
-  return new Error(`tar: archive is truncated: ${what} at offset ${offset} is missing ${missing} bytes`);
+  return new TarFormatError(`tar: archive is truncated: ${what} at offset ${offset} is missing ${missing} bytes`);
 }

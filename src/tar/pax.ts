@@ -1,5 +1,6 @@
 // PAX extended header records: "<len> <key>=<value>\n", where len counts the whole record in
 // bytes. Values stay raw bytes until we know the key, because SCHILY.xattr.* values are binary.
+import { TarFormatError } from "./errors.ts";
 
 /** Largest PAX or GNU long-name payload we accept (Go's archive/tar uses the same 1 MiB cap). */
 export const MAX_META_SIZE = 1 << 20;
@@ -13,7 +14,7 @@ export function parsePax(data: Uint8Array, offset: number): PaxRecords {
   const out: PaxRecords = new Map();
   let pos = 0;
   const bad = (why: string) =>
-    new Error(`tar: malformed PAX record at byte ${pos} of the extended header at offset ${offset}: ${why}`);
+    new TarFormatError(`tar: malformed PAX record at byte ${pos} of the extended header at offset ${offset}: ${why}`);
   while (pos < data.length) {
     // Trailing NUL padding after the last record is tolerated (some writers pad).
     if (data[pos] === 0) break;
@@ -74,14 +75,14 @@ const UINT_RE = /^\d+$/;
 
 export function parsePaxTime(key: string, v: Uint8Array): number {
   const s = paxString(v);
-  if (!TIME_RE.test(s)) throw new Error(`tar: PAX ${key}=${JSON.stringify(s)} is not a decimal time`);
+  if (!TIME_RE.test(s)) throw new TarFormatError(`tar: PAX ${key}=${JSON.stringify(s)} is not a decimal time`);
   return Number(s);
 }
 
 export function parsePaxUint(key: string, v: Uint8Array): number {
   const s = paxString(v);
-  if (!UINT_RE.test(s)) throw new Error(`tar: PAX ${key}=${JSON.stringify(s)} is not a non-negative integer`);
+  if (!UINT_RE.test(s)) throw new TarFormatError(`tar: PAX ${key}=${JSON.stringify(s)} is not a non-negative integer`);
   const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw new Error(`tar: PAX ${key}=${s} is out of range`);
+  if (!Number.isSafeInteger(n)) throw new TarFormatError(`tar: PAX ${key}=${s} is out of range`);
   return n;
 }

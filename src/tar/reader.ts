@@ -4,6 +4,7 @@ import { BLOCK, parseHeader, verifyChecksum, type RawHeader } from "./header.ts"
 import { ByteInput, truncated } from "./input.ts";
 import { MAX_META_SIZE, paxString, parsePax, parsePaxTime, parsePaxUint, type PaxRecords } from "./pax.ts";
 import type { TarEntryType, TarHeader } from "./types.ts";
+import { TarFormatError } from "./errors.ts";
 
 export interface TarEntry {
   header: TarHeader;
@@ -94,7 +95,7 @@ export async function* readTar(
         }
         continue;
       }
-      if (flag === GNU_SPARSE) throw new Error(`tar: GNU sparse entry "${raw.name}" at offset ${at} is not supported`);
+      if (flag === GNU_SPARSE) throw new TarFormatError(`tar: GNU sparse entry "${raw.name}" at offset ${at} is not supported`);
       const pax = global && local ? merge(new Map(global), local) : (local ?? global);
       const header = buildHeader(raw, pax, longName, longLink, at);
       local = null;
@@ -114,7 +115,7 @@ export async function* readTar(
 async function readMeta(input: ByteInput, raw: RawHeader, at: number): Promise<Uint8Array> {
   const kind = String.fromCharCode(raw.typeflag);
   if (raw.size < 0 || raw.size > MAX_META_SIZE) {
-    throw new Error(`tar: '${kind}' extended header at offset ${at} claims ${raw.size} bytes (allowed 0..${MAX_META_SIZE})`);
+    throw new TarFormatError(`tar: '${kind}' extended header at offset ${at} claims ${raw.size} bytes (allowed 0..${MAX_META_SIZE})`);
   }
   const data = raw.size === 0 ? new Uint8Array(0) : await input.read(raw.size, `'${kind}' extended header`);
   if (data === null) throw truncated(`'${kind}' extended header`, input.offset, raw.size);
@@ -169,7 +170,7 @@ function buildHeader(
           if (key.startsWith(XATTR)) {
             (xattrs ??= new Map()).set(key.slice(XATTR.length), v);
           } else if (key.startsWith("GNU.sparse.")) {
-            throw new Error(`tar: GNU sparse entry "${name}" at offset ${at} is not supported`);
+            throw new TarFormatError(`tar: GNU sparse entry "${name}" at offset ${at} is not supported`);
           } else if (!CONSUMED.has(key)) {
             (extra ??= new Map()).set(key, paxString(v));
           }
@@ -178,7 +179,7 @@ function buildHeader(
   }
 
   if (size < 0 || uid < 0 || gid < 0) {
-    throw new Error(`tar: header at offset ${at} for "${name}" has a negative size, uid or gid`);
+    throw new TarFormatError(`tar: header at offset ${at} for "${name}" has a negative size, uid or gid`);
   }
   let type = TYPES[raw.typeflag];
   if (type === undefined) type = "file"; // POSIX: unknown typeflags read as regular files
@@ -236,6 +237,6 @@ async function finishAfterEnd(input: ByteInput, trailing: "drain" | "error"): Pr
     const c = await input.chunk(1 << 20);
     if (c === null) return;
     const nz = c.findIndex((b) => b !== 0);
-    if (nz >= 0) throw new Error(`tar: unexpected data after the end-of-archive marker at offset ${at + nz}`);
+    if (nz >= 0) throw new TarFormatError(`tar: unexpected data after the end-of-archive marker at offset ${at + nz}`);
   }
 }

@@ -34,3 +34,19 @@ export class DockerfileError extends KilnError {
     this.name = "DockerfileError";
   }
 }
+
+// Bun words fs errors as Node does ("EACCES: permission denied, copyfile 'a' -> 'b'"), Deno as
+// Rust does ("Permission denied (os error 13): copy 'a' -> 'b'"): messages use the errno code.
+const ERRNO_TEXT: Record<string, string> = {
+  EACCES: "permission denied", EPERM: "operation not permitted", ENOENT: "no such file or directory", EEXIST: "file exists",
+  ENOTDIR: "not a directory", EISDIR: "is a directory", ELOOP: "too many levels of symbolic links", ENAMETOOLONG: "file name too long",
+  ENOSPC: "no space left on device", EROFS: "read-only file system", EMFILE: "too many open files", EIO: "input/output error",
+  EXDEV: "cross-device link", EBUSY: "device or resource busy", ETXTBSY: "text file busy", EDQUOT: "disk quota exceeded",
+};
+
+/** "EACCES: permission denied" for an fs error on every runtime; other errors' own message. */
+export function errnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code === "string" && ERRNO_TEXT[code]) return `${code}: ${ERRNO_TEXT[code]}`;
+  return (e as Error)?.message ?? String(e);
+}

@@ -1,6 +1,8 @@
 // Build output for people (text) and machines (--log-format json: one JSON object per line).
 // Everything goes to stderr so stdout stays clean for digests and `kiln parse` output.
 
+import { redact as redactText } from "./redact.ts";
+
 export type Level = "error" | "warn" | "info" | "debug" | "trace";
 const RANK: Record<Level, number> = { error: 0, warn: 1, info: 2, debug: 3, trace: 4 };
 
@@ -32,7 +34,7 @@ export class Logger {
     readonly level: Level = "info",
     readonly format: "text" | "json" = "text",
     private readonly write: (line: string) => void = (l) => process.stderr.write(l + "\n"),
-    private readonly redact: (s: string) => string = (s) => s,
+    private readonly redact: (s: string) => string = redactText,
     readonly style: LogStyle = {},
     pending?: Pending,
   ) {

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { authRegistry, baseImages, registry, requireTool, tlsRegistry, type RegistryHandle } from "../env.ts";
-import { bun, must, root, run } from "./helpers.ts";
+import { bun, compiledKiln, must, root, run } from "./helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-dist-executor-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -27,8 +27,7 @@ beforeAll(async () => {
   for (const [t, p] of [["skopeo", "skopeo"], ["umoci", "umoci"], ["patchelf", "patchelf"], ["unshare", "util-linux"], ["chroot", "coreutils"], ["tar", "tar"]]) requireTool(t!, p!);
   reg = await registry();
   busybox = (await baseImages()).busybox;
-  binary = join(tmp, "kiln");
-  await must(bun, ["scripts/compile.ts", "--outfile", binary]);
+  binary = await compiledKiln();
   await must("sh", [join(root, "examples/executor/prepare.sh"), ctx, binary]);
   executor = `${reg.host}/kiln/executor:test`;
   await must(bun, ["mod.ts", "build", "-c", ctx, "-f", join(root, "examples/executor/Dockerfile"), "-d", executor]);

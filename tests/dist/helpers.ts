@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { processTempDir } from "../process-dirs.ts";
 
 export const root = join(import.meta.dir, "..", "..");
 export const bun = join(root, "node_modules", ".bin", "bun");
@@ -29,9 +30,19 @@ export async function must(cmd: string, args: string[], opts: Parameters<typeof 
   return r.out;
 }
 
-/** `bun scripts/compile.ts --all --outdir DIR`: every target plus SHA256SUMS. */
-export function compileAll(outdir: string): Promise<string> {
-  return must(bun, ["scripts/compile.ts", "--all", "--outdir", outdir]);
+let all: Promise<string> | undefined;
+
+/**
+ * `bun scripts/compile.ts --all` (every target plus SHA256SUMS) into `outdir`: compiled once per
+ * test process, then hard-linked into each caller's `outdir` (which must not exist yet).
+ */
+export async function compileAll(outdir: string): Promise<string> {
+  all ??= (async () => {
+    const dir = join(processTempDir("kiln-dist-all"), "dist");
+    await must(bun, ["scripts/compile.ts", "--all", "--outdir", dir]);
+    return dir;
+  })();
+  return must("cp", ["-al", await all, outdir]);
 }
 
 export interface FileServer { url: string; requests: string[]; close(): Promise<void> }
@@ -59,4 +70,21 @@ export function serveFiles(files: Map<string, Uint8Array>): Promise<FileServer> 
 /** The host's release name, as the installer and compile script spell it. */
 export function hostAsset(): string {
   return `kiln-linux-${process.arch === "arm64" ? "arm64" : "x64"}`;
+}
+
+let hostBinary: Promise<string> | undefined;
+
+/**
+ * The host's kiln executable, compiled once per test process (bun test shares modules across
+ * files): the release tests and the hostile-input tests run the same binary. Taken from the
+ * `--all` build when one was started first, else compiled alone.
+ */
+export function compiledKiln(): Promise<string> {
+  const alone = async () => {
+    const out = join(processTempDir("kiln-dist-bin"), "kiln");
+    await must(bun, ["scripts/compile.ts", "--outfile", out]);
+    return out;
+  };
+  hostBinary ??= all ? all.then((dir) => join(dir, hostAsset()), alone) : alone();
+  return hostBinary;
 }

@@ -3,9 +3,13 @@
 // or vanish outside the rootfs: a canary directory next to it (also named by absolute host paths in
 // the archives) and the context must be unchanged. Every case ends in a KilnError naming the
 // archive, or in a documented outcome. tests/fs/hostile.test.ts covers the basic layer cases.
-import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+// Every case runs on Bun (in this process) and on Deno (tests/hardening/fixtures/apply-archive.ts);
+// the CLI cases at the end run in every form kiln ships in, the compiled executable included.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
 import zlib from "node:zlib";
 import { applyLayer } from "../../src/fs/unpack.ts";
 import { copyInto } from "../../src/executor/copy/index.ts";
@@ -13,33 +17,27 @@ import { TarWriter } from "../../src/tar/writer.ts";
 import { BLOCK, writeAscii, writeChecksum, writeOctal } from "../../src/tar/header.ts";
 import { encodeRecord } from "../../src/tar/pax.ts";
 import { DEFAULT_MAX_UNPACKED, maxUnpackedSize } from "../../src/fs/compression.ts";
-import type { TarHeader } from "../../src/tar/types.ts";
 import { KilnError } from "../../src/util/errors.ts";
 import { captureTree, diffTrees } from "../fs/tree.ts";
+import { FORMS, kilnArgv, kilnIn } from "./forms.ts";
+import { tarOf } from "./tar-of.ts";
 
 const work = fs.mkdtempSync(`${os.tmpdir()}/kiln-hard-arch-`);
 fs.chmodSync(work, 0o755);
 const rootfs = `${work}/rootfs`;
 const canary = `${work}/canary`;
 const ctx = `${work}/ctx`;
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+// Layer files for the Deno child, outside `work` (whose listing is checked).
+const scratch = fs.mkdtempSync(`${os.tmpdir()}/kiln-hard-arch-tars-`);
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
 
 // ---- building tarballs ----
 
-type E = Partial<TarHeader> & { name: string; body?: string | Uint8Array };
 const enc = (s: string | Uint8Array) => (typeof s === "string" ? new TextEncoder().encode(s) : s);
 
-async function tarOf(entries: E[]): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const w = new TarWriter((c) => void parts.push(c.slice()));
-  for (const e of entries) {
-    const body = e.body === undefined ? undefined : enc(e.body);
-    const { body: _, ...h } = e;
-    await w.add({ type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, size: body?.length ?? 0, ...h } as TarHeader, body);
-  }
-  await w.finish();
-  return Buffer.concat(parts);
-}
 
 /** One raw ustar header block; `size` may lie, `sizeField` overrides the encoded size bytes. */
 function rawHeader(o: { name: string; type?: string; size?: number; sizeField?: Uint8Array; linkname?: string }): Uint8Array {
@@ -86,7 +84,20 @@ interface Outcome {
   error?: unknown;
 }
 
-async function applyTo(target: Target, bytes: Uint8Array): Promise<Outcome> {
+type Runtime = "bun" | "deno";
+const DENO = path.join(import.meta.dir, "..", "..", "node_modules", ".bin", "deno");
+const FIXTURE = path.join(import.meta.dir, "fixtures", "apply-archive.ts");
+
+async function applyTo(target: Target, bytes: Uint8Array, runtime: Runtime = "bun"): Promise<Outcome> {
+  if (runtime === "deno") {
+    const layer = `${scratch}/layer.tar`;
+    if (target === "layer") fs.writeFileSync(layer, bytes);
+    else fs.writeFileSync(`${ctx}/evil.tar`, bytes);
+    const r = spawnSync(DENO, ["run", "-A", FIXTURE, target, rootfs, ctx, layer], { encoding: "utf8", timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`deno fixture exited ${r.status}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { error?: { kiln: boolean; message: string } };
+    return out.error ? { error: out.error.kiln ? new KilnError(out.error.message) : new Error(out.error.message) } : {};
+  }
   try {
     if (target === "layer") {
       await applyLayer(rootfs, (async function* () { yield bytes; })(), { mediaType: "application/vnd.oci.image.layer.v1.tar", source: "sha256:hostile", onWarning: () => {} });
@@ -391,14 +402,16 @@ const cases: Case[] = [
 ];
 
 describe("hostile archives stay inside the rootfs", () => {
-  for (const c of cases) {
-    for (const target of ["layer", "add"] as const) {
-      test(`${target}: ${c.name}`, async () => {
-        c.setup?.();
-        const r = await applyTo(target, await c.tar());
-        (target === "add" && c.add ? c.add : c.layer)(r);
-        expectOutsideUntouched();
-      }, 30_000);
+  for (const runtime of ["bun", "deno"] as const) {
+    for (const c of cases) {
+      for (const target of ["layer", "add"] as const) {
+        test(`${target} (${runtime}): ${c.name}`, async () => {
+          c.setup?.();
+          const r = await applyTo(target, await c.tar(), runtime);
+          (target === "add" && c.add ? c.add : c.layer)(r);
+          expectOutsideUntouched();
+        }, 60_000);
+      }
     }
   }
 });
@@ -446,15 +459,15 @@ describe("compression bombs are bounded", () => {
     }
   });
 
-  for (const target of ["layer", "add"] as const) {
+  for (const [target, runtime] of [["layer", "bun"], ["add", "bun"], ["layer", "deno"], ["add", "deno"]] as const) {
     for (const afterEnd of [false, true]) {
-      test(`${target}: a gzip bomb ${afterEnd ? "after the end marker " : ""}stops at KILN_MAX_UNPACKED_SIZE`, async () => {
+      test(`${target} (${runtime}): a gzip bomb ${afterEnd ? "after the end marker " : ""}stops at KILN_MAX_UNPACKED_SIZE`, async () => {
         const gz = await bomb(afterEnd);
         expect(gz.length).toBeLessThan(1 << 20);
         const saved = process.env.KILN_MAX_UNPACKED_SIZE;
         process.env.KILN_MAX_UNPACKED_SIZE = String(16 << 20);
         try {
-          const r = await applyTo(target, gz);
+          const r = await applyTo(target, gz, runtime);
           expectError(target, r, /decompresses to more than 16777216 bytes .*KILN_MAX_UNPACKED_SIZE/);
           // At most the limit reached the disk.
           expect(fs.statSync(`${rootfs}/${afterEnd ? "small" : "zeros"}`).size).toBeLessThanOrEqual(16 << 20);
@@ -464,6 +477,43 @@ describe("compression bombs are bounded", () => {
           else process.env.KILN_MAX_UNPACKED_SIZE = saved;
         }
       }, 30_000);
+    }
+  }
+});
+
+describe("through the CLI (ADD of a hostile archive), in every form kiln ships in", () => {
+  beforeAll(async () => void (await kilnArgv("binary")), 300_000);
+  let k = 0;
+  const cliCases: [string, () => Promise<Uint8Array>, RegExp | undefined][] = [
+    ["../../x is refused", () => tarOf([{ name: "../../canary/secret", body: "pwned" }]), /^kiln: Dockerfile:2: ADD "evil\.tar": entry "\.\.\/\.\.\/canary\/secret" climbs out/m],
+    ["files written through an absolute symlink land inside", () => tarOf([{ name: "a", type: "symlink", linkname: canary }, { name: "a/secret", body: "pwned" }, { name: "a/sub/x", body: "pwned" }]), undefined],
+    ["a hardlink through a symlink to outside", () => tarOf([{ name: "s", type: "symlink", linkname: canary }, { name: "h", type: "hardlink", linkname: "s/secret" }]), /^kiln: Dockerfile:2: ADD "evil\.tar": (cannot resolve "s": "\/tmp" does not exist|hardlink "h" -> "s\/secret": target does not exist)/m],
+    ["a directory replaced by a symlink to outside keeps its times inside", () => tarOf([{ name: "d/", type: "dir", mtime: 1 }, { name: "d", type: "symlink", linkname: canary }]), undefined],
+    ["a gzip bomb stops at KILN_MAX_UNPACKED_SIZE", async () => gzip(await tarOf([{ name: "zeros", body: new Uint8Array(32 << 20) }]), 9), /^kiln: Dockerfile:2: ADD "evil\.tar": decompresses to more than 16777216 bytes/m],
+  ];
+  for (const form of FORMS) {
+    for (const [name, tar, fails] of cliCases) {
+      test(`${name} (${form})`, async () => {
+        const cliCtx = `${scratch}/cli-${++k}`;
+        fs.mkdirSync(cliCtx);
+        fs.writeFileSync(`${cliCtx}/Dockerfile`, "FROM scratch\nADD evil.tar /\n");
+        fs.writeFileSync(`${cliCtx}/evil.tar`, await tar());
+        const canaryTime = fs.statSync(canary).mtimeMs;
+        const r = await kilnIn(form, ["build", "-c", cliCtx, "--no-push", "--tar-path", `${scratch}/out-${k}.tar`], {
+          cwd: scratch,
+          env: { KILN_WORKDIR: `${scratch}/kw-${k}`, KILN_MAX_UNPACKED_SIZE: "16M" },
+        });
+        expect(r.err).not.toMatch(/internal error|\n\s+at /);
+        if (fails) {
+          expect(r.err).toMatch(fails);
+          expect(r.code).toBe(1);
+          expect(fs.existsSync(`${scratch}/out-${k}.tar`)).toBe(false);
+        } else {
+          expect([r.code, r.err]).toEqual([0, expect.not.stringContaining("kiln:")]);
+        }
+        expectOutsideUntouched();
+        expect(fs.statSync(canary).mtimeMs).toBe(canaryTime);
+      }, 300_000);
     }
   }
 });

@@ -1,12 +1,14 @@
 // Two kiln builds at the same time into one destination repository (and one cache repository):
 // they upload the same blobs, mount the same base layer and write the same cache tags at once.
-// Both must succeed, and both images must be complete and right.
+// Both must succeed, and both images must be complete and right. The two builds run in different
+// forms of kiln (Bun, Deno, the compiled binary), which must share a repository and cache too.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { baseImages, registry, requireTool, type RegistryHandle } from "../env.ts";
 import { makeContext, skopeoRun, startKiln } from "./proxy.ts";
+import { kilnArgv, type Form } from "./forms.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-concurrency-"));
 let reg: RegistryHandle;
@@ -16,7 +18,10 @@ beforeAll(async () => {
   requireTool("skopeo", "skopeo");
   reg = await registry();
   base = (await baseImages()).busybox;
-});
+  await kilnArgv("binary");
+}, 300_000);
+
+const FORMS_OF_ROUND: Record<number, [Form, Form]> = { 1: ["bun", "deno"], 2: ["binary", "deno"] };
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 // Same shared file (same COPY layer in both), then a layer of its own per build.
@@ -25,11 +30,11 @@ const shared = "s".repeat(200_000) + "\n";
 
 test.each([1, 2])("round %d: two builds into one repository at once both succeed with complete images", async (round) => {
   const repo = `${reg.host}/concurrency/app`;
-  const builds = ["a", "b"].map((who) => {
+  const builds = ["a", "b"].map((who, i) => {
     const ctx = makeContext(join(tmp, `ctx-${round}-${who}`), dockerfile(who), { "shared.bin": shared });
     const digestFile = join(tmp, `digest-${round}-${who}`);
     const dest = `${repo}:${who}`;
-    const run = startKiln(["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${base}`, "--digest-file", digestFile, "--cache"], { KILN_WORKDIR: join(tmp, "work") });
+    const run = startKiln(["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${base}`, "--digest-file", digestFile, "--cache"], { KILN_WORKDIR: join(tmp, "work") }, 120_000, FORMS_OF_ROUND[round]![i]);
     return { who, dest, digestFile, run };
   });
   const results = await Promise.all(builds.map((b) => b.run.done));

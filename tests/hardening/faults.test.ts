@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { baseImages, registry, requireTool, type RegistryHandle } from "../env.ts";
 import { accessLog, logSize } from "../registry/helpers.ts";
 import { makeContext, skopeoRun, startFaultProxy, startKiln, type Fault, type FaultProxy } from "./proxy.ts";
+import { kilnArgv } from "./forms.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-faults-"));
 const work = join(tmp, "work");
@@ -27,6 +28,7 @@ beforeAll(async () => {
   await baseImages();
   plain = await startFaultProxy(reg.host);
   tokened = await startFaultProxy(reg.host, { tokens: true });
+  await kilnArgv("binary");
   // A new layer (RUN) and a config must be uploaded; the base layer is mounted.
   ctx = makeContext(join(tmp, "ctx"), "ARG BASE\nFROM $BASE\nRUN echo faulty > /f.txt && head -c 20000 /dev/urandom > /noise\nCMD [\"cat\", \"/f.txt\"]\n");
   // Fill the cache the probe cells read, and check that without faults it is a hit.
@@ -166,20 +168,20 @@ describe("passing faults are ridden out", () => {
     expect(skopeoRun("copy", "--src-tls-verify=false", `docker://${b.direct}`, `dir:${join(tmp, "recovered")}`).code).toBe(0); // every blob readable
   });
 
-  test("on Deno too: a stalled, a reset and a truncated download, a reset upload", async () => {
-    const name = "recovers-deno";
+  test.each(["deno", "binary"] as const)("on %s too: a stalled, a reset and a truncated download, a reset upload", async (form) => {
+    const name = `recovers-${form}`;
     plain.reset();
     for (const kind of ["stall", "reset", "truncate"] as const) plain.add({ method: "GET", path: PHASES["pull base"].path(name), fault: { kind }, times: 1 });
     plain.add({ method: "PUT", path: PHASES["push image"].path(name), fault: { kind: "reset" }, times: 1 });
     const dest = `${plain.host}/faults/${name}:1`;
     const args = ["build", "-c", ctx, "-d", dest, "--build-arg", `BASE=${plain.host}/busybox:latest`, "--insecure-registry", plain.host];
-    const r = await startKiln(args, { KILN_WORKDIR: work, KILN_REGISTRY_RETRIES: "4" }, 60_000, "deno").done;
+    const r = await startKiln(args, { KILN_WORKDIR: work, KILN_REGISTRY_RETRIES: "4" }, 60_000, form).done;
     const hits = plain.rules.map((x) => x.hits);
     plain.reset();
     expect(r.err).toContain("pushed");
     expect(r.code).toBe(0);
     expect(hits).toEqual([1, 1, 1, 1]);
-    expect(skopeoRun("copy", "--src-tls-verify=false", `docker://${reg.host}/faults/${name}:1`, `dir:${join(tmp, "recovered-deno")}`).code).toBe(0);
+    expect(skopeoRun("copy", "--src-tls-verify=false", `docker://${reg.host}/faults/${name}:1`, `dir:${join(tmp, `recovered-${form}`)}`).code).toBe(0);
   });
 
   test("a token that expires mid-pull and mid-push is renewed", async () => {

@@ -11,6 +11,7 @@ import { baseImages, registry, requireTool, type RegistryHandle } from "../env.t
 import { accessLog, logSize } from "../registry/helpers.ts";
 import { removeTree } from "../../src/util/cleanup.ts";
 import { makeContext, skopeoRun, startFaultProxy, startKiln, type FaultProxy, type KilnRun } from "./proxy.ts";
+import { kilnArgv } from "./forms.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-interrupt-"));
 // Per run: KILN_WORKDIR (where the build's workspace lives) and TMPDIR (the runner's temp dirs).
@@ -25,7 +26,8 @@ beforeAll(async () => {
   reg = await registry();
   await baseImages();
   proxy = await startFaultProxy(reg.host);
-});
+  await kilnArgv("binary");
+}, 300_000);
 
 afterAll(() => {
   proxy?.close();
@@ -91,8 +93,10 @@ const SCENARIOS: Record<string, Scenario> = {
 
 const CASES = [["SIGINT", 130, "bun"], ["SIGTERM", 143, "bun"]] as const;
 describe.each(Object.keys(SCENARIOS))("interrupted during %s", (phase) => {
-  // Deno's signal handling differs from Bun's: one signal per phase there too.
-  const cases = [...CASES, [phase === "push" || phase === "snapshot" ? "SIGTERM" : "SIGINT", phase === "push" || phase === "snapshot" ? 143 : 130, "deno"] as const];
+  // Deno's signal handling differs from Bun's, and the compiled binary is its own process image:
+  // one signal per phase in each of them too.
+  const other = phase === "push" || phase === "snapshot" ? (["SIGTERM", 143] as const) : (["SIGINT", 130] as const);
+  const cases = [...CASES, [...other, "deno"] as const, [...other, "binary"] as const];
   test.each(cases)("%s: exit %d, nothing left behind, nothing pushed (%s)", async (sig, code, runtime) => {
     const s = SCENARIOS[phase]!;
     const marker = String(1000 + ++n * 7 + (process.pid % 1000) * 10);

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { kilnArgvSync, type Form } from "./forms.ts";
 
 export type Fault =
   /** An error answer; `code` is the registry error code in the body (default UNAVAILABLE). */
@@ -238,13 +239,14 @@ export interface KilnRun {
 }
 
 /**
- * `kiln ARGS` from source on Bun (or Deno), asynchronously (the proxy lives in this process, so a
- * blocking spawnSync would stall it). Killed after `timeoutMs`, so no run outlives its test.
+ * `kiln ARGS` in one of its forms (Bun, Deno, the compiled binary: see forms.ts; the binary needs
+ * `await kilnArgv("binary")` first), asynchronously (the proxy lives in this process, so a blocking
+ * spawnSync would stall it). Killed after `timeoutMs`, so no run outlives its test.
  */
-export function startKiln(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, runtime: "bun" | "deno" = "bun"): KilnRun {
+export function startKiln(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, runtime: Form = "bun"): KilnRun {
   const t0 = Date.now();
-  const cmd = runtime === "bun" ? ["bun", join(ROOT, "mod.ts")] : ["deno", "run", "-A", join(ROOT, "mod.ts")];
-  const child = spawn(join(ROOT, "node_modules", ".bin", cmd[0]!), [...cmd.slice(1), ...args], {
+  const [cmd, ...pre] = kilnArgvSync(runtime);
+  const child = spawn(cmd!, [...pre, ...args], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: "1", KILN_REGISTRY_RETRIES: "2", KILN_REGISTRY_RETRY_DELAY_MS: "20", KILN_REGISTRY_TIMEOUT_MS: "1000", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,11 +1,10 @@
 // The test corpus: a crafted tree with every awkward tar case, plus a slice of a real Debian
 // rootfs (the debootstrapped one under .cache/ when present, else this Debian host), and the
 // archives GNU tar and Python's tarfile make of it. Built once per test process.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { processAlive } from "../../src/util/lock-file.ts";
 import { python, requireTool, run } from "./peers.ts";
+import { processTempDir } from "../process-dirs.ts";
 
 export interface Corpus {
   dir: string;
@@ -117,22 +116,27 @@ function findRootfs(): string | null {
   return walk(base, 0);
 }
 
-export function corpus(): Corpus {
-  if (cached) return cached;
+let craftedCache: { dir: string; tree: string } | null = null;
+
+/**
+ * The crafted tree alone, without the Debian slice: `<tree>/crafted`. Built once per test process
+ * (the fuzz seeds need only this); corpus() adds the Debian slice and the archives to it.
+ */
+export function craftedTree(): { dir: string; tree: string } {
+  if (craftedCache) return craftedCache;
   for (const t of ["tar", "python3", "mknod"]) requireTool(t);
   if (process.getuid?.() !== 0) throw new Error("tar corpus needs root (device nodes, chown to large uids)");
-  // bun test does not always run exit hooks, so each run sweeps corpora of dead processes.
-  for (const name of readdirSync(tmpdir())) {
-    const pid = /^kiln-tar-(\d+)$/.exec(name)?.[1];
-    if (pid && !processAlive(Number(pid))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
-  }
-  const dir = join(tmpdir(), `kiln-tar-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const dir = processTempDir("kiln-tar");
   const tree = join(dir, "tree");
   mkdirSync(join(tree, "crafted"), { recursive: true });
   python(CRAFT, [join(tree, "crafted")]);
+  craftedCache = { dir, tree };
+  return craftedCache;
+}
+
+export function corpus(): Corpus {
+  if (cached) return cached;
+  const { dir, tree } = craftedTree();
 
   const debianSource = findRootfs() ?? "/";
   for (const rel of DEBIAN_DIRS) {

@@ -15,7 +15,7 @@
 // - with several sources, or a wildcard matching several, dest must end with "/" (Docker/kaniko;
 //   a wildcard matching exactly one file may name a file destination).
 import fs from "node:fs";
-import { KilnError } from "../../util/errors.ts";
+import { errnoText, KilnError } from "../../util/errors.ts";
 import { resolveInRoot } from "../../run/root-path.ts";
 import { decompressAny, isArchiveFile } from "./archive.ts";
 import { extractTar } from "../../fs/unpack.ts";
@@ -239,7 +239,7 @@ class Writer {
     try {
       fs.copyFileSync(src, h, fs.constants.COPYFILE_EXCL);
     } catch (e) {
-      throw new KilnError(`${this.cmd} failed: cannot copy "${name}": ${(e as Error).message}`);
+      throw new KilnError(`${this.cmd} failed: cannot copy "${name}": ${errnoText(e)}`);
     }
     if (key) this.links.set(key, h);
     this.meta(h, o, st.mode & 0o7777, st.atimeMs / 1000, st.mtimeMs / 1000, false);
