@@ -75,6 +75,19 @@ describe("flag validation", () => {
     expect(r.err).toContain('kiln: flag --git: unknown key "depth"');
   });
 
+  test("kiln warm reads the pull flags as build does: the same one-line errors", () => {
+    for (const [flag, want] of [
+      ["--image-download-retry=x", 'kiln: flag --image-download-retry: "x": expected a whole number\n'],
+      ["--registry-map=nohost", 'kiln: flag --registry-map: "nohost": expected ORIGINAL=REPLACEMENT (pairs separated by ;)\n'],
+      ["--registry-client-cert=h=only-cert.pem", 'kiln: flag --registry-client-cert: "h=only-cert.pem": expected HOST=CERT_FILE,KEY_FILE\n'],
+    ]) {
+      const build = kiln("bun", "build", "--no-push", flag!);
+      const warm = kiln("bun", "warm", "--image", "busybox", flag!);
+      expect([build.code, build.err]).toEqual([2, want!]);
+      expect([warm.code, warm.err]).toEqual([2, want!]);
+    }
+  });
+
   test("bad duration names the flag", () => {
     const r = kiln("bun", "build", "--no-push", "--cache-ttl", "soon");
     expect(r.code).toBe(2);
