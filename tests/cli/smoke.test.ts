@@ -1,14 +1,12 @@
 // The CLI entry runs on both runtimes and validates flags before doing any work.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
+import { root, runtimes } from "../registry/kiln-runtimes.ts";
 
-const root = join(import.meta.dir, "..", "..");
-const bin = (name: string) => join(root, "node_modules", ".bin", name);
-
+/** Unlike kilnCommand's runner: output untrimmed (the tests check whole lines) and NO_COLOR set. */
 function kiln(runtime: "bun" | "deno", ...args: string[]) {
-  const cmd = runtime === "bun" ? [bin("bun"), "mod.ts", ...args] : [bin("deno"), "run", "-A", "mod.ts", ...args];
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  const [exe, ...pre] = runtimes[runtime]!;
+  const r = spawnSync(exe!, [...pre, ...args], { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
