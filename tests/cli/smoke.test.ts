@@ -1,6 +1,7 @@
 // The CLI entry runs on both runtimes and validates flags before doing any work.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { commandOf } from "../../src/cli/main.ts";
 import { root, runtimes } from "../registry/kiln-runtimes.ts";
 
 /** Unlike kilnCommand's runner: output untrimmed (the tests check whole lines) and NO_COLOR set. */
@@ -32,6 +33,15 @@ describe.each(["bun", "deno"] as const)("kiln CLI on %s", (rt) => {
       "--registry-mirror", "--snapshot-mode", "--ignore-var-run", "--kaniko-dir"]) {
       expect(r.out).toContain(f);
     }
+  });
+});
+
+describe("kaniko's entry names", () => {
+  test("as executor, a subcommand name still selects it (index too); flags mean build", () => {
+    expect(commandOf(["index", "inspect", "r/a:1"], "executor")).toEqual({ command: "index", rest: ["inspect", "r/a:1"] });
+    expect(commandOf(["version"], "executor")).toEqual({ command: "version", rest: [] });
+    expect(commandOf(["--no-push"], "executor")).toEqual({ command: "build", rest: ["--no-push"] });
+    expect(commandOf(["-i", "busybox"], "warmer")).toEqual({ command: "warm", rest: ["-i", "busybox"] });
   });
 });
 
