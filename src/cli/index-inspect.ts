@@ -5,6 +5,7 @@ import { Command } from "@commander-js/extra-typings";
 import { findLayoutEntry, readLayoutBlob } from "../image/layout.ts";
 import { formatLocation, parseImageLocation } from "../image/location.ts";
 import { isImageManifest, isIndex } from "../image/media-types.ts";
+import { formatPlatform } from "../image/platform.ts";
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from "../image/types.ts";
 import { RegistryClient } from "../registry/client.ts";
 import { KilnError } from "../util/errors.ts";
@@ -38,9 +39,10 @@ interface ManifestSource {
   blob(d: Descriptor): Promise<Uint8Array>;
 }
 
+/** os/arch[/variant], or undefined when the descriptor or config names no full platform. */
 function platformString(p: Partial<Platform> | undefined): string | undefined {
   if (!p?.os || !p.architecture) return undefined;
-  return [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+  return formatPlatform({ os: p.os, architecture: p.architecture, variant: p.variant });
 }
 
 const json = <T>(bytes: Uint8Array): T => JSON.parse(new TextDecoder().decode(bytes)) as T;
