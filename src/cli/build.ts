@@ -11,7 +11,9 @@ import { parsePlatformFlag } from "../image/platform.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { UsageError } from "../util/errors.ts";
 import { BUILD_FLAGS } from "./build-flags.ts";
-import { formatFlagHelp, parseGoBool, parsePflags, type FlagValue, type ParsedArgs } from "./pflag.ts";
+import { Flags, parseKeyValues } from "./flag-reader.ts";
+import { formatFlagHelp, parseGoBool, parsePflags } from "./pflag.ts";
+import { pullFlagOptions } from "./pull-flags.ts";
 import { runMountOptions } from "./run-mount-flags.ts";
 
 type Env = Record<string, string | undefined>;
@@ -39,42 +41,6 @@ export function parseBuildCommandLine(argv: readonly string[], env: Env = proces
   const f = new Flags(parsed);
   if (parsed.help) return { opts: undefined as unknown as BuildOptions, warnings: [], color: false, help: true };
   return { ...toBuildOptions(f, env), help: false };
-}
-
-/** Typed access to the parsed values, with kaniko's defaults. */
-class Flags {
-  constructor(readonly parsed: ParsedArgs) {}
-  has(name: string): boolean {
-    return this.parsed.values.has(name);
-  }
-  private raw(name: string): FlagValue | undefined {
-    return this.parsed.values.get(name);
-  }
-  bool(name: string, dflt = false): boolean {
-    const v = this.raw(name);
-    return v === undefined ? dflt : (v as boolean);
-  }
-  str(name: string): string | undefined {
-    return this.raw(name) as string | undefined;
-  }
-  list(name: string): string[] {
-    return (this.raw(name) as string[] | undefined) ?? [];
-  }
-  /** A whole number; `min` rejects e.g. negative retry counts. */
-  int(name: string, min?: number): number | undefined {
-    const v = this.str(name);
-    if (v === undefined) return undefined;
-    if (!/^[-+]?\d+$/.test(v)) throw new UsageError(`flag --${name}: "${v}": expected a whole number`);
-    const n = Number(v);
-    if (min !== undefined && n < min) throw new UsageError(`flag --${name}: ${n}: must be ${min} or more`);
-    return n;
-  }
-  choice<T extends string>(name: string, choices: readonly T[], dflt: T): T {
-    const v = this.str(name);
-    if (v === undefined) return dflt;
-    if (!(choices as readonly string[]).includes(v)) throw new UsageError(`flag --${name}: "${v}": expected one of ${choices.join(", ")}`);
-    return v as T;
-  }
 }
 
 const REMOTE_CONTEXT = /^(git:\/\/|https?:\/\/)/;
@@ -105,8 +71,6 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
   if (cache && !cacheRepo && destinations.length === 0) {
     throw new UsageError("flag --cache: needs --cache-repo or a --destination to infer it from");
   }
-  const insecure = [...f.list("insecure-registry")];
-  if (f.bool("insecure")) insecure.push("*");
 
   const mode = f.choice("snapshot-mode", ["auto", "walk", "overlay", "full", "redo", "time"] as const, "auto");
   const verbosity = f.choice("verbosity", ["trace", "debug", "info", "warn", "error", "fatal", "panic"] as const, "info");
@@ -118,8 +82,6 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
 
   const ignoreVarRun = f.bool("ignore-var-run", true);
   const ignorePaths = [...f.list("ignore-path"), ...(ignoreVarRun ? ["/var/run"] : [])];
-  const mirrors = [...f.list("registry-mirror"), ...splitEnvList(env.KANIKO_REGISTRY_MIRROR)];
-  const maps = f.has("registry-map") ? f.list("registry-map") : env.KANIKO_REGISTRY_MAP ? [env.KANIKO_REGISTRY_MAP] : [];
   const git = f.has("git") ? parseGitOptions(f.list("git")) : undefined;
   if (git && !REMOTE_CONTEXT.test(contextArg)) warnings.push(`flag --git: the context ${contextArg} is not a git repository; the options are not used`);
   const kanikoDir = f.str("kaniko-dir") ?? (env.KANIKO_DIR || undefined);
@@ -146,10 +108,8 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
     noPushCache: f.bool("no-push-cache"),
     cacheRunLayers: f.bool("cache-run-layers", true),
     cacheCopyLayers: f.bool("cache-copy-layers", true),
-    insecureRegistries: insecure,
-    skipTlsVerify: f.bool("skip-tls-verify"),
-    skipTlsVerifyRegistries: f.list("skip-tls-verify-registry"),
-    registryCertificates: parseKeyValues("registry-certificate", f.list("registry-certificate"), false, env),
+    // --insecure…, --skip-tls-verify…, --registry-certificate/-client-cert/-mirror/-map, --image-download-retry.
+    ...pullFlagOptions(f, env),
     reproducible: f.bool("reproducible"),
     singleSnapshot: f.bool("single-snapshot"),
     // kaniko's full, redo and time all become the walk: it compares inode, ctime, mtime, size,
@@ -166,14 +126,7 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
     verbosity: verbosity === "fatal" || verbosity === "panic" ? "error" : verbosity,
     logFormat: logFormat === "json" ? "json" : "text",
     customPlatform,
-    registryMirrors: mirrors,
-    registryMaps: parseRegistryMaps(maps),
-    skipDefaultRegistryFallback: f.bool("skip-default-registry-fallback"),
-    insecurePull: f.bool("insecure-pull"),
-    skipTlsVerifyPull: f.bool("skip-tls-verify-pull"),
-    registryClientCerts: parseClientCerts(f.list("registry-client-cert")),
     pushRetry: f.int("push-retry", 0) ?? 0,
-    imageDownloadRetry: f.int("image-download-retry", 0) ?? 0,
     imageFsExtractRetry: f.int("image-fs-extract-retry", 0) ?? 0,
     pushIgnoreImmutableTagErrors: f.bool("push-ignore-immutable-tag-errors"),
     skipPushPermissionCheck: f.bool("skip-push-permission-check"),
@@ -206,58 +159,6 @@ function checkContext(arg: string): string {
     throw new UsageError(`flag --context: ${local}: not a directory or a .tar/.tar.gz file`);
   }
   return local;
-}
-
-/** KANIKO_REGISTRY_MIRROR's form: values separated by ";". */
-export function splitEnvList(v: string | undefined): string[] {
-  return (v ?? "").split(";").map((s) => s.trim()).filter((s) => s !== "");
-}
-
-/** KEY=VALUE list → record. With fromEnv, a bare KEY takes its value from the environment. */
-export function parseKeyValues(flag: string, items: string[], fromEnv: boolean, env: Env = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of items) {
-    const eq = item.indexOf("=");
-    if (eq === 0) throw new UsageError(`flag --${flag}: "${item}": empty key`);
-    if (eq < 0) {
-      if (!fromEnv) throw new UsageError(`flag --${flag}: "${item}": expected KEY=VALUE`);
-      const v = env[item];
-      if (v !== undefined) out[item] = v;
-      continue;
-    }
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
-}
-
-/** --registry-map a=b;c=d (repeatable): each original registry → its replacements, in order. */
-export function parseRegistryMaps(items: string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const item of items) {
-    for (const pair of item.split(";")) {
-      if (pair.trim() === "") continue;
-      const eq = pair.indexOf("=");
-      const from = pair.slice(0, eq).trim();
-      const to = pair.slice(eq + 1).trim();
-      if (eq < 0 || from === "" || to === "") throw new UsageError(`flag --registry-map: "${pair}": expected ORIGINAL=REPLACEMENT (pairs separated by ;)`);
-      (out[from] ??= []).push(to);
-    }
-  }
-  return out;
-}
-
-/** --registry-client-cert host=cert.pem,key.pem (repeatable). */
-export function parseClientCerts(items: string[]): Record<string, { cert: string; key: string }> {
-  const out: Record<string, { cert: string; key: string }> = {};
-  for (const item of items) {
-    const eq = item.indexOf("=");
-    const files = item.slice(eq + 1).split(",");
-    if (eq <= 0 || files.length !== 2 || files.some((f) => f.trim() === "")) {
-      throw new UsageError(`flag --registry-client-cert: "${item}": expected HOST=CERT_FILE,KEY_FILE`);
-    }
-    out[item.slice(0, eq)] = { cert: files[0]!.trim(), key: files[1]!.trim() };
-  }
-  return out;
 }
 
 /** --git branch=NAME,single-branch=true,recurse-submodules=true,insecure-skip-tls=true (kaniko's keys). */

@@ -16,6 +16,7 @@ import { RegistryError } from "../registry/errors.ts";
 import { fetchImage } from "../registry/pull.ts";
 import { pushIndex, type PushIndexResult } from "../registry/push-index.ts";
 import type { RegistryOptions } from "../registry/transport.ts";
+import { collect, registryOptionsOf, withRegistryOptions } from "./registry-options.ts";
 
 export interface CreateIndexOptions extends RegistryOptions {
   /** oci (image index) or docker (manifest list); default docker when every source is Docker v2s2 (and no annotations), else oci. */
@@ -72,39 +73,25 @@ async function sourceImage(client: RegistryClient, ref: Reference): Promise<Imag
   return fetchImage(client, ref.withDigest(top.digest));
 }
 
-const collect = (value: string, prev: string[]) => [...prev, value];
-
 export function indexCreateCommand() {
-  return new Command("create")
+  return withRegistryOptions(new Command("create")
     .description("push an image index (or Docker manifest list) for TARGET made of the single-platform images SRC…, already in the same registry; no layer is downloaded")
     .argument("<target>", "where the index goes, e.g. reg/app:1.0")
     .argument("<sources...>", "one image per platform, e.g. reg/app:1.0-amd64 reg/app:1.0-arm64")
     .addOption(new Option("--image-format <format>", "oci index or docker manifest list (default: docker when every SRC is Docker v2s2, else oci)").choices(["oci", "docker"] as const))
-    .option("--annotation <k=v>", "index annotation, OCI only (repeatable)", collect, [] as string[])
-    .option("--insecure", "reach registries over plain HTTP", false)
-    .option("--insecure-registry <host>", "reach this registry over plain HTTP (repeatable)", collect, [] as string[])
-    .option("--skip-tls-verify", "do not verify registry TLS certificates", false)
-    .option("--skip-tls-verify-registry <host>", "do not verify TLS for this registry (repeatable)", collect, [] as string[])
-    .option("--registry-certificate <host=path>", "CA certificate for a registry (repeatable)", collect, [] as string[])
-    .option("--docker-config <dir>", "directory with config.json (default $DOCKER_CONFIG or ~/.docker)")
+    .option("--annotation <k=v>", "index annotation, OCI only (repeatable)", collect, [] as string[]))
     .option("--digest-file <file>", "also write the index digest here")
     .action(async (target, sources, o) => {
-      const pairs = (flag: string, values: string[]) =>
-        Object.fromEntries(values.map((v) => {
-          const i = v.indexOf("=");
-          if (i <= 0) throw new UsageError(`flag ${flag}: want ${flag === "--annotation" ? "key=value" : "host=path"}, got "${v}"`);
-          return [v.slice(0, i), v.slice(i + 1)];
-        }));
-      const annotations = pairs("--annotation", o.annotation);
+      const annotations = Object.fromEntries(o.annotation.map((v) => {
+        const i = v.indexOf("=");
+        if (i <= 0) throw new UsageError(`flag --annotation: want key=value, got "${v}"`);
+        return [v.slice(0, i), v.slice(i + 1)];
+      }));
       if (o.imageFormat === "docker" && o.annotation.length) throw new UsageError("flag --annotation: a Docker manifest list has no annotations (use --image-format oci)");
       const res = await createIndex(target, sources, {
         format: o.imageFormat,
         annotations,
-        insecureRegistries: o.insecure ? ["*", ...o.insecureRegistry] : o.insecureRegistry,
-        skipTlsVerify: o.skipTlsVerify,
-        skipTlsVerifyRegistries: o.skipTlsVerifyRegistry,
-        registryCertificates: pairs("--registry-certificate", o.registryCertificate),
-        dockerConfigDir: o.dockerConfig,
+        ...registryOptionsOf(o),
         onSource: (src, platform, digest) => console.error(`${platform.padEnd(16)} ${digest}  ${src}`),
       });
       if (o.digestFile) {

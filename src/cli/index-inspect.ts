@@ -5,12 +5,13 @@ import { Command } from "@commander-js/extra-typings";
 import { findLayoutEntry, readLayoutBlob } from "../image/layout.ts";
 import { formatLocation, parseImageLocation } from "../image/location.ts";
 import { isImageManifest, isIndex } from "../image/media-types.ts";
+import { formatPlatform } from "../image/platform.ts";
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from "../image/types.ts";
 import { RegistryClient } from "../registry/client.ts";
 import { KilnError } from "../util/errors.ts";
 import { humanSize } from "../util/log.ts";
+import { registryOptionsOf, withRegistryOptions } from "./registry-options.ts";
 
-const collect = (value: string, prev: string[]) => [...prev, value];
 const REFERENCE_TYPE = "vnd.docker.reference.type";
 
 /** One manifest of an index: where it runs, and what its image weighs. */
@@ -38,9 +39,10 @@ interface ManifestSource {
   blob(d: Descriptor): Promise<Uint8Array>;
 }
 
+/** os/arch[/variant], or undefined when the descriptor or config names no full platform. */
 function platformString(p: Partial<Platform> | undefined): string | undefined {
   if (!p?.os || !p.architecture) return undefined;
-  return [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+  return formatPlatform({ os: p.os, architecture: p.architecture, variant: p.variant });
 }
 
 const json = <T>(bytes: Uint8Array): T => JSON.parse(new TextDecoder().decode(bytes)) as T;
@@ -87,18 +89,15 @@ function format(r: Inspected): string {
 }
 
 export function indexInspectCommand() {
-  return new Command("inspect")
+  return withRegistryOptions(new Command("inspect")
     .description("show what an image index or manifest holds: media type, digest, size, and each platform's manifest")
     .argument("<ref>", "docker://REF, REF, oci:DIR[:TAG] (oci-layout://DIR[:TAG])")
-    .option("--json", "print JSON", false)
-    .option("--insecure-registry <host>", "reach this registry over plain HTTP (repeatable)", collect, [] as string[])
-    .option("--skip-tls-verify", "do not verify registry TLS certificates", false)
-    .option("--docker-config <dir>", "directory with config.json (default $DOCKER_CONFIG or ~/.docker)")
+    .option("--json", "print JSON", false))
     .action(async (value, o) => {
       const loc = parseImageLocation(value, { what: "argument <ref>", accept: ["registry", "oci"] });
       let src: ManifestSource;
       if (loc.kind === "registry") {
-        const client = new RegistryClient({ insecureRegistries: o.insecureRegistry, skipTlsVerify: o.skipTlsVerify, dockerConfigDir: o.dockerConfig });
+        const client = new RegistryClient(registryOptionsOf(o));
         const ref = loc.ref;
         src = { top: () => client.getManifest(ref), blob: async (d) => (isIndex(d.mediaType) || isImageManifest(d.mediaType) ? (await client.getManifest(ref.withDigest(d.digest))).bytes : client.getBlobBytes(ref, d.digest, d.size)) };
       } else if (loc.kind === "oci") {

@@ -49,7 +49,7 @@ const PFLAG_COMMANDS: Record<string, string> = {
   plan: "show which steps of a build would be cache hits, without building (takes build's flags)",
   warm: "download base images into --cache-dir for later builds (kaniko's warmer)",
 };
-const SUBCOMMANDS = new Set(["build", "plan", "warm", "parse", "copy", "version", "help"]);
+const SUBCOMMANDS = new Set(["build", "plan", "warm", "parse", "copy", "index", "version", "help"]);
 
 /**
  * kaniko's entry: kiln run as `executor` (the executor image's /kaniko/executor), or with a flag

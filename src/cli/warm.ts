@@ -12,7 +12,8 @@ import { parseDockerfile, planBuild } from "../dockerfile/index.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { KilnError, UsageError } from "../util/errors.ts";
 import { formatFlagHelp, parsePflags, type FlagSpec } from "./pflag.ts";
-import { parseClientCerts, parseKeyValues, parseRegistryMaps, splitEnvList } from "./build.ts";
+import { Flags, parseKeyValues } from "./flag-reader.ts";
+import { pullFlagOptions } from "./pull-flags.ts";
 import { LOG_FLAGS, PULL_FLAGS } from "./build-flags.ts";
 
 export const WARM_FLAGS: readonly FlagSpec[] = [
@@ -40,40 +41,23 @@ export async function runWarm(argv: readonly string[], env = process.env): Promi
   }
   if (p.positional.length) throw new UsageError(`unexpected argument "${p.positional[0]}" (use --image ${p.positional[0]})`);
   for (const w of p.warnings) console.error(`kiln: warning: ${w}`);
-  const list = (n: string) => (p.values.get(n) as string[] | undefined) ?? [];
-  const str = (n: string) => p.values.get(n) as string | undefined;
-  const bool = (n: string) => p.values.get(n) === true;
-  parseDurationFlag("cache-ttl", str("cache-ttl") ?? "336h");
-  const retry = str("image-download-retry");
-  if (retry !== undefined && !/^\d+$/.test(retry)) throw new UsageError(`flag --image-download-retry: "${retry}": must be a whole number, 0 or more`);
-  const platformArg = str("custom-platform");
+  const f = new Flags(p);
+  parseDurationFlag("cache-ttl", f.str("cache-ttl") ?? "336h");
+  // The same pull settings as a build's: mirrors, remaps, pull-only TLS, client certificates, retries.
+  const pull = pullFlagOptions(f, env);
+  const platformArg = f.str("custom-platform");
   const platform = platformArg ? parsePlatformFlag("--custom-platform", platformArg) : hostPlatform();
-  const images = [...list("image")];
-  const dockerfile = str("dockerfile");
-  if (dockerfile) images.push(...dockerfileBases(dockerfile, parseKeyValues("build-arg", list("build-arg"), true, env)));
+  const images = [...f.list("image")];
+  const dockerfile = f.str("dockerfile");
+  if (dockerfile) images.push(...dockerfileBases(dockerfile, parseKeyValues("build-arg", f.list("build-arg"), true, env)));
   if (images.length === 0) throw new UsageError("flag --image: give at least one image to download (or --dockerfile)");
   const locations = images.map((name) => ({ name, loc: parseImageLocation(name, { what: "flag --image", accept: ["registry"] }) }));
-  const maps = p.values.has("registry-map") ? list("registry-map") : env.KANIKO_REGISTRY_MAP ? [env.KANIKO_REGISTRY_MAP] : [];
-  // The same pull settings as a build's: mirrors, remaps, pull-only TLS, client certificates, retries.
-  const client = new RegistryClient({
-    insecureRegistries: bool("insecure") ? ["*", ...list("insecure-registry")] : list("insecure-registry"),
-    skipTlsVerify: bool("skip-tls-verify"),
-    skipTlsVerifyRegistries: list("skip-tls-verify-registry"),
-    registryCertificates: parseKeyValues("registry-certificate", list("registry-certificate"), false, env),
-    registryClientCerts: parseClientCerts(list("registry-client-cert")),
-    registryMirrors: [...list("registry-mirror"), ...splitEnvList(env.KANIKO_REGISTRY_MIRROR)],
-    registryMaps: parseRegistryMaps(maps),
-    skipDefaultRegistryFallback: bool("skip-default-registry-fallback"),
-    insecurePull: bool("insecure-pull"),
-    skipTlsVerifyPull: bool("skip-tls-verify-pull"),
-    imageDownloadRetry: retry === undefined ? 0 : Number(retry),
-    warn: (m) => console.error(`kiln: warning: ${m}`),
-  });
-  const blobs = join(str("cache-dir") ?? "/cache", "blobs");
+  const client = new RegistryClient({ ...pull, warn: (m) => console.error(`kiln: warning: ${m}`) });
+  const blobs = join(f.str("cache-dir") ?? "/cache", "blobs");
   mkdirSync(blobs, { recursive: true });
   for (const { name, loc } of locations) {
     const { image: img } = await openImage(client, loc, platform);
-    if (bool("force")) for (const l of img.layers) rmSync(join(blobs, l.digest.replace(":", "-")), { force: true });
+    if (f.bool("force")) for (const l of img.layers) rmSync(join(blobs, l.digest.replace(":", "-")), { force: true });
     for (const layer of img.layers) await localLayerPath(layer, blobs);
     console.log(`${name}@${img.manifestDigest}: ${img.layers.length} layers in ${blobs}`);
   }

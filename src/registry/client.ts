@@ -1,15 +1,19 @@
-// A distribution-spec client on global fetch: manifests, blobs, uploads, mounts, tags.
+// A distribution-spec client on global fetch: manifests, blobs, uploads, mounts, tags. Uploads
+// are blob-upload.ts's; this file reads and writes manifests and reads blobs.
 import { KilnError } from "../util/errors.ts";
 import { checkDigest, readAll, sha256, verifyStream } from "../image/digest.ts";
 import { MANIFEST_ACCEPT } from "../image/media-types.ts";
 import type { Reference } from "../image/reference.ts";
 import type { Descriptor } from "../image/types.ts";
-import { errorDetail, RegistryError } from "./errors.ts";
-import { fileRange, responseChunks, toReadableStream } from "./streams.ts";
-import { stripQuery } from "./hosts.ts";
+import { BlobUploads, type BlobSource, type UploadOptions } from "./blob-upload.ts";
+import { fail, RegistryError } from "./errors.ts";
+import { fileRange, responseChunks } from "./streams.ts";
 import { firstAnswer } from "./mirrors.ts";
 import { pullOptions } from "./options.ts";
+import { pull, push } from "./scopes.ts";
 import { Transport, type RegistryOptions } from "./transport.ts";
+
+export type { BlobSource, UploadOptions };
 
 export interface ManifestResponse {
   mediaType: string;
@@ -17,24 +21,9 @@ export interface ManifestResponse {
   digest: string;
 }
 
-/** Where an upload reads its bytes. `read(start, length)` must be callable again for retries when `rereadable`. */
-export interface BlobSource {
-  digest: string;
-  size: number;
-  read(start: number, length: number): AsyncIterable<Uint8Array>;
-  rereadable: boolean;
-}
-
 /** `pull: true` for an image pull (--insecure-pull, --skip-tls-verify-pull apply); default: the common settings. */
 export interface ReadOptions {
   pull?: boolean;
-}
-
-export interface UploadOptions {
-  /** Blobs larger than this go up in PATCH chunks (default 128 MiB). */
-  chunkThreshold?: number;
-  /** PATCH chunk size (default 64 MiB). */
-  chunkSize?: number;
 }
 
 const MAX_MANIFEST = 4 << 20;
@@ -51,9 +40,11 @@ export class RegistryClient {
   readonly transport: Transport;
   /** Image pulls: the same transport unless --insecure-pull or --skip-tls-verify-pull loosen it. */
   readonly pullTransport: Transport;
+  private readonly uploads: BlobUploads;
 
   constructor(readonly options: RegistryOptions = {}) {
     this.transport = new Transport(options);
+    this.uploads = new BlobUploads(this.transport);
     const po = pullOptions(options);
     this.pullTransport = po === options ? this.transport : new Transport(po);
   }
@@ -252,102 +243,18 @@ export class RegistryClient {
   }
 
   /** POST an upload session, optionally asking to mount. */
-  async startUpload(repo: Reference, mount?: { digest: string; from: Reference }): Promise<{ mounted: true } | { mounted: false; location: string }> {
-    if (mount && mount.from.registry !== repo.registry) throw new KilnError(`cannot mount ${mount.digest} across registries (${mount.from.registry} → ${repo.registry})`);
-    const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from.repository)}` : "";
-    const scopes = [push(repo)];
-    if (mount && mount.from.repository !== repo.repository) scopes.push(pull(mount.from));
-    const res = await this.transport.send({ registry: repo.registry, method: "POST", path: `/v2/${repo.repository}/blobs/uploads/${q}`, headers: { "content-length": "0" }, body: () => "", scopes });
-    if (res.status !== 202 && !(mount && res.status === 201)) throw await fail(res, `start upload to ${repo.context()}`, repo);
-    await res.body?.cancel().catch(() => {});
-    if (res.status === 201) return { mounted: true };
-    return { mounted: false, location: await this.location(res, repo) };
-  }
-
-  private async location(res: Response, repo: Reference): Promise<string> {
-    const loc = res.headers.get("location");
-    if (!loc) throw new KilnError(`registry ${repo.registry}: upload response without a Location header`);
-    return new URL(loc, await this.transport.baseUrl(repo.registry)).href;
+  startUpload(repo: Reference, mount?: { digest: string; from: Reference }): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    return this.uploads.start(repo, mount);
   }
 
   /** Abandon an upload session (a refused mount opens one). Best effort. */
-  async cancelUpload(repo: Reference, location: string): Promise<void> {
-    const res = await this.transport.send({ registry: repo.registry, method: "DELETE", path: location, scopes: [push(repo)], retry: false }).catch(() => undefined);
-    await res?.body?.cancel().catch(() => {});
+  cancelUpload(repo: Reference, location: string): Promise<void> {
+    return this.uploads.cancel(repo, location);
   }
 
-  /**
-   * Upload a blob: POST, then one streamed PUT, or PATCH chunks + PUT for big blobs.
-   * A failure restarts the whole upload when the source can be read again.
-   */
-  async uploadBlob(repo: Reference, src: BlobSource, opts: UploadOptions = {}, location?: string): Promise<void> {
-    checkDigest(src.digest);
-    const attempts = src.rereadable ? this.transport.retries + 1 : 1;
-    let reauthed = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        let loc = location;
-        location = undefined;
-        if (!loc) {
-          const r = await this.startUpload(repo);
-          if (r.mounted) return;
-          loc = r.location;
-        }
-        await this.sendUpload(repo, src, loc, opts);
-        return;
-      } catch (e) {
-        // A token that expired mid-upload: the transport has dropped it; start over once.
-        if (src.rereadable && !reauthed && e instanceof RegistryError && e.status === 401) {
-          reauthed = true;
-          continue;
-        }
-        if (attempt + 1 >= attempts || !isRetryable(e) && !isDamagedUpload(e)) throw e;
-        // The PUTs themselves are sent without retries (a stream is sent once): back off here.
-        await this.transport.backoff(attempt, e instanceof RegistryError ? e.retryAfter : undefined, `upload ${src.digest}: ${(e as Error).message}`);
-      }
-    }
-  }
-
-  private async sendUpload(repo: Reference, src: BlobSource, loc: string, opts: UploadOptions): Promise<void> {
-    const threshold = opts.chunkThreshold ?? 128 << 20;
-    const chunk = Math.max(opts.chunkSize ?? 64 << 20, 1 << 20);
-    const scopes = [push(repo)];
-    let offset = 0;
-    if (src.size > threshold) {
-      while (offset < src.size) {
-        const n = Math.min(chunk, src.size - offset);
-        const start = offset;
-        const res = await this.transport.send({
-          registry: repo.registry,
-          method: "PATCH",
-          path: loc,
-          headers: { "content-type": "application/octet-stream", "content-length": String(n), "content-range": `${start}-${start + n - 1}` },
-          body: once(() => toReadableStream(src.read(start, n))),
-          scopes,
-          retry: false,
-        });
-        if (res.status !== 202) throw await fail(res, `upload ${src.digest} to ${repo.context()} (chunk at ${start})`, repo);
-        await res.body?.cancel().catch(() => {});
-        loc = await this.location(res, repo);
-        offset += n;
-      }
-    }
-    const rest = src.size - offset;
-    const url = new URL(loc);
-    url.searchParams.set("digest", src.digest);
-    const res = await this.transport.send({
-      registry: repo.registry,
-      method: "PUT",
-      path: url.href,
-      headers: { "content-type": "application/octet-stream", "content-length": String(rest) },
-      body: rest === 0 ? () => "" : once(() => toReadableStream(src.read(offset, rest))),
-      scopes,
-      retry: false,
-    });
-    if (res.status !== 201 && res.status !== 204) throw await fail(res, `upload ${src.digest} to ${repo.context()}`, repo);
-    await res.body?.cancel().catch(() => {});
-    const got = res.headers.get("docker-content-digest");
-    if (got && got !== src.digest) throw new KilnError(`registry ${repo.registry} stored blob ${src.digest} as ${got}`);
+  /** Upload a blob (blob-upload.ts); `location` continues a session already started. */
+  uploadBlob(repo: Reference, src: BlobSource, opts: UploadOptions = {}, location?: string): Promise<void> {
+    return this.uploads.upload(repo, src, opts, location);
   }
 
   /** Upload a local file (streamed from disk; chunk retries re-read it). */
@@ -363,34 +270,6 @@ export class RegistryClient {
   }
 }
 
-/** A body factory that can be used once (a stream that cannot be replayed). */
-function once(f: () => ReadableStream<Uint8Array>): () => ReadableStream<Uint8Array> {
-  let used = false;
-  return () => {
-    if (used) throw new KilnError("internal: a streamed request body cannot be sent twice");
-    used = true;
-    return f();
-  };
-}
-
-/** The registry got different bytes than we sent (damaged on the way): our copy is fine, send it again. */
-function isDamagedUpload(e: unknown): boolean {
-  return e instanceof RegistryError && e.status === 400 && (e.code === "DIGEST_INVALID" || e.code === "SIZE_INVALID" || e.code === "BLOB_UPLOAD_INVALID");
-}
-
-function isRetryable(e: unknown): boolean {
-  if (e instanceof RegistryError) return e.status === 0 || e.status >= 500 || e.status === 429;
-  return !(e instanceof KilnError);
-}
-
-export function pull(ref: Reference): string {
-  return `repository:${ref.repository}:pull`;
-}
-
-export function push(ref: Reference): string {
-  return `repository:${ref.repository}:pull,push`;
-}
-
 function manifestPath(ref: Reference): string {
   return `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`;
 }
@@ -401,14 +280,6 @@ function blobPath(repo: Reference, digest: string): string {
 
 function contentType(res: Response): string {
   return (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
-}
-
-/** An error for an unexpected status, naming what was asked and the registry's own words. */
-export async function fail(res: Response, what: string, ref: Reference): Promise<RegistryError> {
-  const d = await errorDetail(res);
-  if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED", undefined, d.text);
-  const msg = `${what}: registry ${ref.registry} answered ${res.status}${d.text ? ` (${d.text})` : ""} [${stripQuery(res.url || "")}]`.replace(/ \[\]$/, "");
-  return new RegistryError(msg, res.status, d.code, res.headers.get("retry-after") ?? undefined, d.text);
 }
 
 /**

@@ -1,5 +1,7 @@
 // Registry failures as errors a user can act on: they name the registry and what was asked.
+import type { Reference } from "../image/reference.ts";
 import { KilnError } from "../util/errors.ts";
+import { stripQuery } from "./hosts.ts";
 
 export class RegistryError extends KilnError {
   constructor(
@@ -35,4 +37,12 @@ export async function errorDetail(res: Response): Promise<{ code?: string; text:
   }
   const line = body.trim().split("\n")[0]?.slice(0, 200) ?? "";
   return { text: line || res.statusText || "" };
+}
+
+/** An error for an unexpected status, naming what was asked and the registry's own words. */
+export async function fail(res: Response, what: string, ref: Reference): Promise<RegistryError> {
+  const d = await errorDetail(res);
+  if (res.status === 403) return new RegistryError(`denied: ${what}: registry ${ref.registry} refused access${d.text ? ` (${d.text})` : ""}`, 403, d.code ?? "DENIED", undefined, d.text);
+  const msg = `${what}: registry ${ref.registry} answered ${res.status}${d.text ? ` (${d.text})` : ""} [${stripQuery(res.url || "")}]`.replace(/ \[\]$/, "");
+  return new RegistryError(msg, res.status, d.code, res.headers.get("retry-after") ?? undefined, d.text);
 }

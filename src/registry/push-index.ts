@@ -6,18 +6,12 @@ import { KilnError } from "../util/errors.ts";
 import type { BuiltIndex } from "../image/index-manifest.ts";
 import { Reference } from "../image/reference.ts";
 import type { RegistryClient } from "./client.ts";
-import { pushImage, type BlobPushEvent, type PushOptions, type PushResult } from "./push.ts";
+import { pushImage, type PushOptions, type PushResult } from "./push.ts";
 
-export interface PushIndexResult {
-  /** The index digest (what digest files name), the same for every destination. */
-  digest: string;
-  mediaType: string;
-  size: number;
-  /** Every destination as pushed, with @digest of the index. */
-  pushed: Reference[];
+/** A push's result for the index itself (digest: what digest files name), plus each child's. */
+export interface PushIndexResult extends PushResult {
   /** One result per child image, in index order. */
   children: PushResult[];
-  blobs: BlobPushEvent[];
 }
 
 /** Push `idx` (from makeIndex) to one or more destinations; later destinations mount from the first. */

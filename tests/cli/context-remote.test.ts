@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { fetchRemoteContext, isRemoteContext } from "../../src/executor/context-remote.ts";
 import { openContext } from "../../src/executor/context.ts";
 import { requireTool } from "../env.ts";
-import { makeGitRepo, selfSigned, serveDir, type DirServer, type GitFixture } from "./remote-fixtures.ts";
+import { makeRegistryCerts } from "../../scripts/lib/registry-certs.ts";
+import { makeGitRepo, serveDir, type DirServer, type GitFixture } from "./remote-fixtures.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kiln-context-remote-"));
 let srv: DirServer;
@@ -38,7 +39,9 @@ beforeAll(async () => {
   execFileSync("tar", ["-czf", join(served, "context.tar.gz"), "-C", src, "."]);
   srv = await serveDir(served);
   requireTool("openssl", "openssl");
-  tlsSrv = await serveDir(served, selfSigned(tmp));
+  // A server certificate for 127.0.0.1 from a CA that neither git nor the system trusts.
+  const certs = await makeRegistryCerts(join(tmp, "certs"));
+  tlsSrv = await serveDir(served, { key: readFileSync(certs.keyFile, "utf8"), cert: readFileSync(certs.certFile, "utf8") });
 });
 afterAll(async () => {
   await srv?.close();

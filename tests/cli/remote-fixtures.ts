@@ -80,11 +80,3 @@ export function makeGitRepo(parent: string): GitFixture {
   git(bare, "update-server-info");
   return { bare, commits: { first, main, feature } };
 }
-
-/** A self-signed certificate for 127.0.0.1 (openssl), for the https server. */
-export function selfSigned(dir: string): { key: string; cert: string } {
-  const key = join(dir, "key.pem");
-  const cert = join(dir, "cert.pem");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
-  return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") };
-}

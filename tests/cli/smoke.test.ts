@@ -1,14 +1,13 @@
 // The CLI entry runs on both runtimes and validates flags before doing any work.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
+import { commandOf } from "../../src/cli/main.ts";
+import { root, runtimes } from "../registry/kiln-runtimes.ts";
 
-const root = join(import.meta.dir, "..", "..");
-const bin = (name: string) => join(root, "node_modules", ".bin", name);
-
+/** Unlike kilnCommand's runner: output untrimmed (the tests check whole lines) and NO_COLOR set. */
 function kiln(runtime: "bun" | "deno", ...args: string[]) {
-  const cmd = runtime === "bun" ? [bin("bun"), "mod.ts", ...args] : [bin("deno"), "run", "-A", "mod.ts", ...args];
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  const [exe, ...pre] = runtimes[runtime]!;
+  const r = spawnSync(exe!, [...pre, ...args], { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -34,6 +33,15 @@ describe.each(["bun", "deno"] as const)("kiln CLI on %s", (rt) => {
       "--registry-mirror", "--snapshot-mode", "--ignore-var-run", "--kaniko-dir"]) {
       expect(r.out).toContain(f);
     }
+  });
+});
+
+describe("kaniko's entry names", () => {
+  test("as executor, a subcommand name still selects it (index too); flags mean build", () => {
+    expect(commandOf(["index", "inspect", "r/a:1"], "executor")).toEqual({ command: "index", rest: ["inspect", "r/a:1"] });
+    expect(commandOf(["version"], "executor")).toEqual({ command: "version", rest: [] });
+    expect(commandOf(["--no-push"], "executor")).toEqual({ command: "build", rest: ["--no-push"] });
+    expect(commandOf(["-i", "busybox"], "warmer")).toEqual({ command: "warm", rest: ["-i", "busybox"] });
   });
 });
 
@@ -73,6 +81,19 @@ describe("flag validation", () => {
     const r = kiln("bun", "--no-push", "--context", "git://h/r.git", "--git", "depth=1");
     expect(r.code).toBe(2);
     expect(r.err).toContain('kiln: flag --git: unknown key "depth"');
+  });
+
+  test("kiln warm reads the pull flags as build does: the same one-line errors", () => {
+    for (const [flag, want] of [
+      ["--image-download-retry=x", 'kiln: flag --image-download-retry: "x": expected a whole number\n'],
+      ["--registry-map=nohost", 'kiln: flag --registry-map: "nohost": expected ORIGINAL=REPLACEMENT (pairs separated by ;)\n'],
+      ["--registry-client-cert=h=only-cert.pem", 'kiln: flag --registry-client-cert: "h=only-cert.pem": expected HOST=CERT_FILE,KEY_FILE\n'],
+    ]) {
+      const build = kiln("bun", "build", "--no-push", flag!);
+      const warm = kiln("bun", "warm", "--image", "busybox", flag!);
+      expect([build.code, build.err]).toEqual([2, want!]);
+      expect([warm.code, warm.err]).toEqual([2, want!]);
+    }
   });
 
   test("bad duration names the flag", () => {
