@@ -43,6 +43,7 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
   { name: "label", type: "list", arg: "key=value", help: "label to set on the image (repeatable)" },
   { name: "target", type: "string", arg: "stage", help: "build this stage" },
   { name: "skip-unused-stages", type: "bool", help: "build only the stages the target needs (=false builds every stage before it, as kaniko's default does; the image is the same)", defaultText: "true" },
+  { name: "platform", type: "list", arg: "os/arch,…", help: "platforms to build (linux/amd64,linux/arm64; repeatable): several push one image index; RUN for a foreign arch needs QEMU via binfmt_misc" },
   { name: "custom-platform", type: "string", arg: "os/arch", help: "platform to build for (pulls that variant of the base images; RUN needs the host's)" },
   { name: "cache", type: "bool", help: "use and fill the registry layer cache" },
   { name: "cache-repo", type: "string", arg: "repo", help: "where cached layers live (registry repo, or oci:/path)", defaultText: "<first destination>/cache" },
