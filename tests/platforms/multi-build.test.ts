@@ -45,7 +45,7 @@ function ok(r: Ran): Ran {
 async function rawManifest(ref: string): Promise<{ status: number; json?: { mediaType: string; manifests: { digest: string; platform: Record<string, string> }[] } }> {
   const r = parseReference(ref);
   const res = await fetch(`http://${r.registry}/v2/${r.repository}/manifests/${r.tag}`, { headers: { accept: `${OCI_INDEX}, application/vnd.oci.image.manifest.v1+json` } });
-  return { status: res.status, json: res.ok ? await res.json() : undefined };
+  return { status: res.status, json: res.ok ? ((await res.json()) as never) : undefined };
 }
 /** A file's content from the last layer of `ref`'s image for `platform`. */
 async function fileInLastLayer(ref: string, platform: { os: string; architecture: string }, path: string): Promise<string> {
