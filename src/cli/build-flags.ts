@@ -44,7 +44,7 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
   { name: "target", type: "string", arg: "stage", help: "build this stage" },
   { name: "skip-unused-stages", type: "bool", help: "build only the stages the target needs (=false builds every stage before it, as kaniko's default does; the image is the same)", defaultText: "true" },
   { name: "platform", type: "list", arg: "os/arch,…", help: "platforms to build (linux/amd64,linux/arm64; repeatable): several push one image index; RUN for a foreign arch needs QEMU via binfmt_misc" },
-  { name: "custom-platform", type: "string", arg: "os/arch", help: "platform to build for (pulls that variant of the base images; RUN needs the host's)" },
+  { name: "custom-platform", type: "string", arg: "os/arch", help: "one platform to build for (pulls that variant of the base images; a foreign RUN needs QEMU via binfmt_misc)" },
   { name: "cache", type: "bool", help: "use and fill the registry layer cache" },
   { name: "cache-repo", type: "string", arg: "repo", help: "where cached layers live (registry repo, or oci:/path)", defaultText: "<first destination>/cache" },
   { name: "cache-dir", type: "string", arg: "dir", help: "local directory for base image layers (fill it with kiln warm); kaniko's default /cache is not assumed" },
