@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseReference } from "../../src/image/reference.ts";
-import { OCI_INDEX } from "../../src/image/media-types.ts";
+import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX } from "../../src/image/media-types.ts";
+import { readOciLayout } from "../../src/image/layout.ts";
 import { makeIndex } from "../../src/image/index-manifest.ts";
 import { withConfig } from "../../src/image/mutate.ts";
 import type { Image } from "../../src/image/image.ts";
@@ -21,6 +22,7 @@ import { multiArchImages, registry, type RegistryHandle } from "../env.ts";
 import { accessLog, logSize } from "../registry/helpers.ts";
 import { bun, root, run, type Ran } from "../dist/helpers.ts";
 import { ensureEmulation } from "./binfmt-env.ts";
+import { checkEmulation } from "../../src/run/binfmt.ts";
 
 const ARM64 = { os: "linux", architecture: "arm64" };
 const AMD64 = { os: "linux", architecture: "amd64" };
@@ -123,6 +125,21 @@ describe("kiln build --platform linux/amd64,linux/arm64", () => {
     expect(gets.filter((l) => [...layers].some((d) => l.includes(d)))).toEqual([]);
   }, 600_000);
 
+  needsQemu("--image-format docker: a manifest list; --oci-layout-path holds the index with both platforms", async () => {
+    const ref = `${reg.host}/mp/app:docker`;
+    const layout = join(tmp, "layout");
+    ok(await kiln(["build", "-c", ctx, "--platform", "linux/amd64", "--platform", "linux/arm64", "-d", ref, "--cache", "--cache-repo", `${reg.host}/mp/cache`, "--reproducible", "--image-format", "docker", "--oci-layout-path", layout]));
+    const res = await fetch(`http://${reg.host}/v2/mp/app/manifests/docker`, { headers: { accept: DOCKER_MANIFEST_LIST } });
+    const list = (await res.json()) as { mediaType: string; manifests: { mediaType: string; platform: unknown }[] };
+    expect(list.mediaType).toBe(DOCKER_MANIFEST_LIST);
+    expect(list.manifests.map((m) => [m.mediaType, m.platform])).toEqual([[DOCKER_MANIFEST, { architecture: "amd64", os: "linux" }], [DOCKER_MANIFEST, { architecture: "arm64", os: "linux", variant: "v8" }]]);
+    const indexJson = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: { digest: string; mediaType: string }[] };
+    expect(indexJson.manifests.map((m) => m.mediaType)).toEqual([OCI_INDEX]);
+    const inner = JSON.parse(readFileSync(join(layout, "blobs", ...indexJson.manifests[0]!.digest.split(":")), "utf8")) as { manifests: { platform: { architecture: string } }[] };
+    expect(inner.manifests.map((m) => m.platform.architecture)).toEqual(["amd64", "arm64"]);
+    expect(readOciLayout(layout, undefined, ARM64).config.architecture).toBe("arm64");
+  }, 600_000);
+
   needsQemu("fan-out: one kiln per platform, then kiln index create, gives the one-command build's index digest", async () => {
     for (const p of ["amd64", "arm64"]) ok(await kiln(["build", "-c", ctx, "--platform", `linux/${p}`, "-d", `${reg.host}/mp/fan:1-${p}`, "--reproducible"]));
     const single = await rawManifest(`${reg.host}/mp/fan:1-arm64`);
@@ -203,4 +220,26 @@ describe("kiln build --platform: bad input pushes nothing", () => {
     expect(r.err).toContain("update-binfmts --enable qemu-");
     await nothingAt(ref);
   }, 300_000);
+
+  test("a RUN of a binary for an architecture without a handler: the error names it, not a bare ENOEXEC", async () => {
+    // A riscv64 ELF header (no handler is registered for it here; the kernel refuses it with ENOEXEC).
+    if (emulationFor("riscv64")) return console.log("SKIP ENOEXEC test: this machine runs riscv64 binaries");
+    const dir = join(tmp, "enoexec");
+    mkdirSync(dir);
+    const elf = new Uint8Array(128);
+    elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+    elf.set([2, 0, 243, 0], 16);
+    writeFileSync(join(dir, "rv"), elf, { mode: 0o755 });
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${base}\nCOPY --chmod=755 rv /rv\nRUN ["/rv"]\n`);
+    const ref = `${reg.host}/mp/bad5:1`;
+    const r = await kiln(["build", "-c", dir, "-d", ref]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain("/rv is a linux/riscv64 binary and this host is linux/");
+    expect(r.err).toContain("update-binfmts --enable qemu-riscv64");
+    await nothingAt(ref);
+  }, 300_000);
 });
+
+function emulationFor(architecture: string): boolean {
+  return checkEmulation({ os: "linux", architecture }).ok;
+}
