@@ -176,6 +176,24 @@ describe("kiln build --platform linux/amd64,linux/arm64", () => {
   }, 600_000);
 });
 
+describe("kiln build --platform with FROM scratch (no RUN, no QEMU needed)", () => {
+  test("each platform's scratch stage has its own cache keys and config platform", async () => {
+    const dir = join(tmp, "scratch");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "f"), "same bytes for every platform\n");
+    writeFileSync(join(dir, "Dockerfile"), "FROM scratch\nCOPY f /f\n");
+    const ref = `${reg.host}/mp/scratch:1`;
+    const rep = join(tmp, "scratch-report.json");
+    ok(await kiln(["build", "-c", dir, "--platform", "linux/amd64,linux/arm64", "-d", ref, "--cache", "--cache-repo", `${reg.host}/mp/scratch-cache`, "--cache-report", rep]));
+    const rows = JSON.parse(readFileSync(rep, "utf8")) as (Row & { key: string; layer: string })[];
+    expect(rows.map((r) => r.platform)).toEqual(["linux/amd64", "linux/arm64"]);
+    expect(rows[0]!.key).not.toBe(rows[1]!.key);
+    expect(rows[0]!.layer).toBe(rows[1]!.layer); // identical COPY inputs: the same blob, by digest
+    const m = await rawManifest(ref);
+    expect(m.json?.manifests.map((d) => d.platform)).toEqual([{ architecture: "amd64", os: "linux" }, { architecture: "arm64", os: "linux", variant: "v8" }]);
+  }, 300_000);
+});
+
 describe("kiln build --platform: bad input pushes nothing", () => {
   const nothingAt = async (ref: string) => expect((await rawManifest(ref)).status).toBe(404);
 
