@@ -61,16 +61,11 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
   const session = await openBuild(opts, log, deps, [targets.platforms[0]]);
   try {
     const built = await buildPlatformImage(session, 0, log);
-    const { cache } = session;
     const report = built.report;
     if (opts.dryRun) return { image: built.image, digest: "", report };
     const image = built.image;
     await writeOutputs(image, opts, session.client, log, built.mountFrom);
-    if (cache) {
-      const hits = report.filter((r) => r.hit).length;
-      log.info(`cache: ${hits} of ${report.length} steps were hits (${cache.store.describe()})`, { event: "cache-summary", hits, steps: report.length });
-    }
-    if (opts.cacheReport) writeFileSync(opts.cacheReport, JSON.stringify(report, null, 2) + "\n");
+    reportCache(session, report, log);
     const size = image.layers.reduce((n, l) => n + l.size, 0);
     log.info(`built ${image.manifestDigest} (${image.layers.length} layers, ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
       event: "built", digest: image.manifestDigest, layers: image.layers.length, size,
@@ -131,6 +126,16 @@ export async function openBuild(opts: BuildOptions, log: Logger, deps: BuildDeps
     ws.dispose();
     throw e;
   }
+}
+
+/** The cache summary line and --cache-report, after the outputs are written. */
+export function reportCache(session: BuildSession, report: readonly StepReport[], log: Logger): void {
+  const { cache, opts } = session;
+  if (cache) {
+    const hits = report.filter((r) => r.hit).length;
+    log.info(`cache: ${hits} of ${report.length} steps were hits (${cache.store.describe()})`, { event: "cache-summary", hits, steps: report.length });
+  }
+  if (opts.cacheReport) writeFileSync(opts.cacheReport, JSON.stringify(report, null, 2) + "\n");
 }
 
 export interface PlatformImage {

@@ -9,8 +9,7 @@ import { makeIndex } from "../image/index-manifest.ts";
 import { parsePlatformFlag } from "../image/platform.ts";
 import { UsageError } from "../util/errors.ts";
 import { humanSize, type Logger } from "../util/log.ts";
-import { writeFileSync } from "node:fs";
-import { buildPlatformImage, openBuild, type BuildDeps, type BuildResult, type PlatformImage } from "./index.ts";
+import { buildPlatformImage, openBuild, reportCache, type BuildDeps, type BuildResult, type PlatformImage } from "./index.ts";
 import type { BuildOptions } from "./options.ts";
 import { writeIndexOutputs } from "./outputs.ts";
 
@@ -54,11 +53,7 @@ export async function buildMultiPlatform(opts: BuildOptions, log: Logger, deps: 
     const format = opts.imageFormat ?? (images.every((i) => i.format === "docker") ? "docker" : "oci");
     const idx = makeIndex(images, format, { labels: names });
     await writeIndexOutputs(idx, opts, session.client, log, [...new Set(built.flatMap((b: PlatformImage) => b.mountFrom))]);
-    if (session.cache) {
-      const hits = report.filter((r) => r.hit).length;
-      log.info(`cache: ${hits} of ${report.length} steps were hits (${session.cache.store.describe()})`, { event: "cache-summary", hits, steps: report.length });
-    }
-    if (opts.cacheReport) writeFileSync(opts.cacheReport, JSON.stringify(report, null, 2) + "\n");
+    reportCache(session, report, log);
     const size = images.reduce((n, img) => n + img.layers.reduce((m, l) => m + l.size, 0), 0);
     log.info(`built index ${idx.digest} (${names.join(", ")}; ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
       event: "built", digest: idx.digest, platforms: names, size,

@@ -7,6 +7,7 @@ import { writeDockerArchive } from "../image/docker-archive.ts";
 import { writeOciLayout } from "../image/layout.ts";
 import type { Image } from "../image/image.ts";
 import { pushImage, type RegistryClient } from "../registry/index.ts";
+import type { BlobPushEvent } from "../registry/push.ts";
 import { pushIndex } from "../registry/push-index.ts";
 import type { BuiltIndex } from "../image/index-manifest.ts";
 import { writeOciLayoutIndex } from "../image/index-layout.ts";
@@ -51,10 +52,7 @@ export async function writeOutputs(img: Image, opts: BuildOptions, client: Regis
     } finally {
       clearInterval(ticker);
     }
-    const counts = { uploaded: 0, mounted: 0, exists: 0 };
-    for (const b of res.blobs) counts[b.action]++;
-    for (const p of res.pushed) log.info(`pushed ${p}`, { event: "pushed", reference: p.toString() });
-    log.info(`push took ${((performance.now() - t0) / 1000).toFixed(2)}s (blobs: ${counts.uploaded} uploaded, ${counts.mounted} mounted, ${counts.exists} already there)`, { event: "push-done", ...counts });
+    logPushed(log, res, t0);
   }
   writeDigestFiles(img.manifestDigest, dests, opts);
 }
@@ -72,12 +70,17 @@ export async function writeIndexOutputs(idx: BuiltIndex, opts: BuildOptions, cli
   if (!opts.noPush && dests.length > 0) {
     const t0 = performance.now();
     const res = await pushIndex(client, idx, dests, { mountFrom: [...new Set(mountFrom)].map((r) => parseRepository(r)), onBlob: (e) => log.debug(`blob ${e.digest.slice(0, 19)} ${e.action} at ${e.destination.context()}`) });
-    const counts = { uploaded: 0, mounted: 0, exists: 0 };
-    for (const b of res.blobs) counts[b.action]++;
-    for (const p of res.pushed) log.info(`pushed ${p}`, { event: "pushed", reference: p.toString() });
-    log.info(`push took ${((performance.now() - t0) / 1000).toFixed(2)}s (blobs: ${counts.uploaded} uploaded, ${counts.mounted} mounted, ${counts.exists} already there)`, { event: "push-done", ...counts });
+    logPushed(log, res, t0);
   }
   writeDigestFiles(idx.digest, dests, opts);
+}
+
+/** What a push did: each reference pushed, then the blob counts and the time. */
+function logPushed(log: Logger, res: { blobs: readonly BlobPushEvent[]; pushed: readonly Reference[] }, t0: number): void {
+  const counts = { uploaded: 0, mounted: 0, exists: 0 };
+  for (const b of res.blobs) counts[b.action]++;
+  for (const p of res.pushed) log.info(`pushed ${p}`, { event: "pushed", reference: p.toString() });
+  log.info(`push took ${((performance.now() - t0) / 1000).toFixed(2)}s (blobs: ${counts.uploaded} uploaded, ${counts.mounted} mounted, ${counts.exists} already there)`, { event: "push-done", ...counts });
 }
 
 /** --digest-file and friends name `digest` (the image's, or the index's). */
