@@ -10,6 +10,9 @@ import { BINFMT_DIR, requireEmulation } from "../run/binfmt.ts";
  * another binfmt_misc directory to read (tests point it at a fake one).
  */
 export function requireRunPlatform(plan: BuildPlan, stage: PlannedStage, ins: Instruction, env: Record<string, string | undefined> = process.env): void {
-  const platform = ociPlatform(stage.platform ?? plan.targetPlatform);
+  // A stage built on another stage runs on that stage's platform (FROM --platform there).
+  let from = stage;
+  while (!from.platform && from.baseStage !== undefined) from = plan.stages[from.baseStage]!;
+  const platform = ociPlatform(from.platform ?? plan.targetPlatform);
   requireEmulation(platform, `${ins.file}:${ins.line}`, { dir: env.KILN_BINFMT_MISC_DIR || BINFMT_DIR });
 }
