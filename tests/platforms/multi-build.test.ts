@@ -226,6 +226,18 @@ describe("kiln build --platform: bad input pushes nothing", () => {
     await nothingAt(ref);
   }, 300_000);
 
+  test("--custom-platform and a single-platform base of another platform: an error naming what it is", async () => {
+    const multi = await multiArchImages();
+    const dir = join(tmp, "single-base");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${multi.amd64}\nRUN true\n`);
+    const ref = `${reg.host}/mp/bad6:1`;
+    const r = await kiln(["build", "-c", dir, "--custom-platform", "linux/arm64", "-d", ref]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(`Dockerfile:1: base image ${multi.amd64}: no image for platform linux/arm64 (it is a single-platform image, has: linux/amd64)`);
+    await nothingAt(ref);
+  }, 300_000);
+
   test("no binfmt handler for the foreign platform: one line naming the RUN and how to register QEMU", async () => {
     const fake = join(tmp, "binfmt");
     mkdirSync(fake, { recursive: true });
