@@ -8,7 +8,6 @@ import type { GitContextOptions } from "../executor/context-remote.ts";
 import { inferCacheRepo } from "../cache/store.ts";
 import { parseRegistryLocation } from "../image/location.ts";
 import { parsePlatformFlag } from "../image/platform.ts";
-import { parsePlatformList } from "../image/index-platforms.ts";
 import { parseDurationFlag } from "../util/duration.ts";
 import { UsageError } from "../util/errors.ts";
 import { BUILD_FLAGS } from "./build-flags.ts";
@@ -93,11 +92,8 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
   for (const d of destinations) parseRegistryLocation(d, { what: "flag --destination" });
   const customPlatform = f.str("custom-platform");
   if (customPlatform !== undefined) parsePlatformFlag("--custom-platform", customPlatform, { build: true });
+  // Checked (with --custom-platform, --tar-path) by the build before any work: executor/multi-platform.ts.
   const platforms = f.has("platform") ? f.list("platform") : undefined;
-  if (platforms !== undefined) {
-    if (customPlatform !== undefined) throw new UsageError("flag --platform: not with --custom-platform (--custom-platform is the single-platform spelling; use one of them)");
-    parsePlatformList(platforms);
-  }
   // --no-push wins over KANIKO_NO_PUSH, which kaniko reads as a Go bool.
   const noPush = f.has("no-push") ? f.bool("no-push") : env.KANIKO_NO_PUSH !== undefined && env.KANIKO_NO_PUSH !== "" ? parseGoBool("no-push (env KANIKO_NO_PUSH)", env.KANIKO_NO_PUSH) : false;
   const tarPath = f.str("tar-path");
