@@ -58,6 +58,8 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
   for (const d of destinations) parseRegistryLocation(d, { what: "flag --destination" });
   const customPlatform = f.str("custom-platform");
   if (customPlatform !== undefined) parsePlatformFlag("--custom-platform", customPlatform, { build: true });
+  // Checked (with --custom-platform, --tar-path) by the build before any work: executor/multi-platform.ts.
+  const platforms = f.has("platform") ? f.list("platform") : undefined;
   // --no-push wins over KANIKO_NO_PUSH, which kaniko reads as a Go bool.
   const noPush = f.has("no-push") ? f.bool("no-push") : env.KANIKO_NO_PUSH !== undefined && env.KANIKO_NO_PUSH !== "" ? parseGoBool("no-push (env KANIKO_NO_PUSH)", env.KANIKO_NO_PUSH) : false;
   const tarPath = f.str("tar-path");
@@ -126,6 +128,7 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
     verbosity: verbosity === "fatal" || verbosity === "panic" ? "error" : verbosity,
     logFormat: logFormat === "json" ? "json" : "text",
     customPlatform,
+    platforms,
     pushRetry: f.int("push-retry", 0) ?? 0,
     imageFsExtractRetry: f.int("image-fs-extract-retry", 0) ?? 0,
     pushIgnoreImmutableTagErrors: f.bool("push-ignore-immutable-tag-errors"),

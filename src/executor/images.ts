@@ -9,6 +9,7 @@ import { emptyImage, type Image, type Layer } from "../image/index.ts";
 import { parseImageLocation } from "../image/location.ts";
 import type { Reference } from "../image/reference.ts";
 import type { Platform } from "../image/types.ts";
+import { formatPlatform, normalizePlatform, platformMatches } from "../image/platform.ts";
 import { checkRetryCount, type RegistryClient } from "../registry/index.ts";
 import { interrupted } from "../util/cleanup.ts";
 import { openImage } from "../registry/open-image.ts";
@@ -36,30 +37,50 @@ export interface ResolvedBase {
   name: string;
 }
 
-/** Resolve FROM / COPY --from image names. Same name → same promise within a build. */
+/** Resolve FROM / COPY --from image names. Same name and platform → same promise within a build. */
 export class ImageResolver {
   private memo = new Map<string, Promise<ResolvedBase>>();
 
-  constructor(private client: RegistryClient, private platform: Platform) {}
+  /**
+   * `platform` is what bases are pulled for unless a stage names its own (FROM --platform).
+   * `strict`: the platform was asked for (--custom-platform, --platform), so a single-platform
+   * base of another platform is an error, as an index without it is; by default (the host's
+   * platform) such a base is used as it is, as before.
+   */
+  constructor(private client: RegistryClient, private platform: Platform, private strict = false) {}
 
-  resolve(name: string): Promise<ResolvedBase> {
-    let p = this.memo.get(name);
+  resolve(name: string, platform?: Platform): Promise<ResolvedBase> {
+    const want = platform ?? this.platform;
+    const key = `${formatPlatform(want)} ${name}`;
+    let p = this.memo.get(key);
     if (!p) {
-      p = this.load(name);
-      this.memo.set(name, p);
+      p = this.load(name, want, this.strict || platform !== undefined);
+      this.memo.set(key, p);
     }
     return p;
   }
 
-  private async load(name: string): Promise<ResolvedBase> {
-    if (name.toLowerCase() === "scratch") return { image: emptyImage(this.platform), name };
+  private async load(name: string, platform: Platform, strict: boolean): Promise<ResolvedBase> {
+    if (name.toLowerCase() === "scratch") return { image: emptyImage(platform), name };
     const loc = parseImageLocation(name, { what: "base image", accept: ["registry", "oci"], usage: false });
     try {
-      return { ...(await openImage(this.client, loc, this.platform)), name };
+      const opened = await openImage(this.client, loc, platform);
+      if (strict) checkImagePlatform(opened.image, platform);
+      return { ...opened, name };
     } catch (e) {
       if (e instanceof KilnError) throw new KilnError(`base image ${name}: ${e.message}`, e.exitCode);
       throw e;
     }
+  }
+}
+
+/** A single-platform image (no index) must be of the platform asked for; the error names the one it has. */
+function checkImagePlatform(img: Image, want: Platform): void {
+  const { os, architecture, variant } = img.config;
+  if (!os || !architecture) return; // no platform in the config: nothing to compare (as BuildKit)
+  const have: Platform = variant ? { os, architecture, variant } : { os, architecture };
+  if (!platformMatches(have, want)) {
+    throw new KilnError(`no image for platform ${formatPlatform(normalizePlatform(want))} (it is a single-platform image, has: ${formatPlatform(normalizePlatform(have))})`);
   }
 }
 

@@ -1,8 +1,9 @@
 // `kiln build`: context → Dockerfile → plan → stages → outputs. Everything the build writes
 // lives in one workspace that is removed at the end, on failure and on Ctrl-C.
 import { cloneJson } from "../util/clone.ts";
-import { parseDockerfile, planBuild, type PlatformSpec } from "../dockerfile/index.ts";
+import { parseDockerfile, planBuild, type BuildPlan, type PlatformSpec } from "../dockerfile/index.ts";
 import { withFormat, canonicalize, type Image } from "../image/index.ts";
+import type { BuiltIndex } from "../image/index-manifest.ts";
 import type { ImageConfig, Platform } from "../image/types.ts";
 import { withConfig } from "../image/mutate.ts";
 import { RegistryClient } from "../registry/index.ts";
@@ -19,19 +20,21 @@ import { inferCacheRepo, openCacheStore, type CacheStore } from "../cache/index.
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
-import { createWorkspace } from "./workspace.ts";
+import { createWorkspace, type Workspace } from "./workspace.ts";
+import type { BuildContext } from "./context.ts";
+import { buildMultiPlatform, buildTargets } from "./multi-platform.ts";
 import { checkBuildPushAccess } from "./push-check.ts";
 import { directiveWarnings } from "./directives.ts";
 import { cacheMountRoot } from "./run-mounts.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
-import { parsePlatformFlag } from "../image/platform.ts";
-import { platformSpec } from "../dockerfile/platform.ts";
 
 export interface BuildResult {
   image: Image;
   digest: string;
-  /** One row per filesystem step (cache hit or miss). */
+  /** One row per filesystem step (cache hit or miss); a multi-platform build's rows name their platform. */
   report: StepReport[];
+  /** A multi-platform build: the index pushed (digest is its digest; image its first child). */
+  index?: BuiltIndex;
 }
 
 /** What a caller may hand the build instead of opening it from the options (tests: an in-memory cache). */
@@ -53,13 +56,51 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
   const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
   checkRootFlag(opts.root, opts.force);
+  const targets = buildTargets(opts);
+  if (targets.multi) return await buildMultiPlatform(opts, log, deps, targets.platforms, t0);
+  const session = await openBuild(opts, log, deps, [targets.platforms[0]]);
+  try {
+    const built = await buildPlatformImage(session, 0, log);
+    const report = built.report;
+    if (opts.dryRun) return { image: built.image, digest: "", report };
+    const image = built.image;
+    await writeOutputs(image, opts, session.client, log, built.mountFrom);
+    reportCache(session, report, log);
+    const size = image.layers.reduce((n, l) => n + l.size, 0);
+    log.info(`built ${image.manifestDigest} (${image.layers.length} layers, ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
+      event: "built", digest: image.manifestDigest, layers: image.layers.length, size,
+    });
+    return { image, digest: image.manifestDigest, report };
+  } finally {
+    session.ws.dispose();
+  }
+}
+
+/** What every platform of one build shares: workspace, context, registry client, cache, and one plan per platform. */
+export interface BuildSession {
+  opts: BuildOptions;
+  ws: Workspace;
+  ctx: BuildContext;
+  client: RegistryClient;
+  cache?: CacheUse;
+  /** One plan per platform, in the order asked for (undefined platform: the host's / --custom-platform). */
+  plans: BuildPlan[];
+  /** Bases must be of the platform asked for (a platform was given on the command line). */
+  strict: boolean;
+  now: Date;
+}
+
+/**
+ * Open the context, parse and plan the Dockerfile for each platform, check push access and open
+ * the cache. The workspace is removed here on failure, by the caller (ws.dispose) otherwise.
+ */
+export async function openBuild(opts: BuildOptions, log: Logger, deps: BuildDeps, platforms: (PlatformSpec | undefined)[]): Promise<BuildSession> {
   const ws = createWorkspace(workspaceParent(opts), opts.cacheDir ? join(opts.cacheDir, "blobs") : undefined);
   try {
     const ctx = await openContext({ context: opts.context, contextSubPath: opts.contextSubPath, dockerfile: opts.dockerfile, workDir: ws.subdir("context"), git: opts.git });
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
     for (const w of directiveWarnings(ast.directives, ctx.dockerfileName)) log.warn(w);
-    const platform: PlatformSpec | undefined = opts.customPlatform ? platformSpec(parsePlatformFlag("--custom-platform", opts.customPlatform, { build: true })) : undefined;
-    const plan = planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform, skipUnusedStages: opts.skipUnusedStages });
+    const plans = platforms.map((platform) => planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform, skipUnusedStages: opts.skipUnusedStages }));
     const client = new RegistryClient({
       insecureRegistries: opts.insecureRegistries,
       skipTlsVerify: opts.skipTlsVerify,
@@ -78,49 +119,64 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
       warn: (l) => log.warn(l),
     });
     await checkBuildPushAccess(opts, client, log, !!deps.cacheStore); // before any pull: a bad credential fails in seconds
-    const tp = plan.targetPlatform;
-    const images = new ImageResolver(client, toImagePlatform(tp));
-    // Fetch every stage's base manifest and config at once, before the stages need them.
-    for (const i of plan.order) {
-      const st = plan.stages[i]!;
-      if (st.baseStage === undefined && !st.scratch) images.resolve(st.base).catch(() => {}); // the stage reports errors
-    }
-    const results = new Map<number, StageResult>();
-    const now = new Date();
     if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
     const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log, deps.cacheStore) : undefined;
-    const report: StepReport[] = [];
-    const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
-    if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
-    try {
-      for (const [i, index] of plan.order.entries()) {
-        if (interrupted.aborted) throw new KilnError("interrupted", interruptExitCode() ?? 130);
-        const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer }, index);
-        results.set(index, await builder.build());
-      }
-    } finally {
-      // Cache writes never fail the build, but they must finish before we exit or push.
-      if (cache) await Promise.all(cache.pending);
-    }
-    const final = results.get(plan.target)!;
-    if (opts.dryRun) return { image: final.image, digest: "", report };
-    const image = finalize(final.image, opts);
-    // The cache repo first: it holds every layer this build wrote (pushed there while it ran).
-    const mountFrom = [...(cache?.store.repository ? [cache.store.repository.context()] : []), ...final.sources];
-    await writeOutputs(image, opts, client, log, mountFrom);
-    if (cache) {
-      const hits = report.filter((r) => r.hit).length;
-      log.info(`cache: ${hits} of ${report.length} steps were hits (${cache.store.describe()})`, { event: "cache-summary", hits, steps: report.length });
-    }
-    if (opts.cacheReport) writeFileSync(opts.cacheReport, JSON.stringify(report, null, 2) + "\n");
-    const size = image.layers.reduce((n, l) => n + l.size, 0);
-    log.info(`built ${image.manifestDigest} (${image.layers.length} layers, ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
-      event: "built", digest: image.manifestDigest, layers: image.layers.length, size,
-    });
-    return { image, digest: image.manifestDigest, report };
-  } finally {
+    return { opts, ws, ctx, client, cache, plans, strict: platforms.some((p) => p !== undefined), now: new Date() };
+  } catch (e) {
     ws.dispose();
+    throw e;
   }
+}
+
+/** The cache summary line and --cache-report, after the outputs are written. */
+export function reportCache(session: BuildSession, report: readonly StepReport[], log: Logger): void {
+  const { cache, opts } = session;
+  if (cache) {
+    const hits = report.filter((r) => r.hit).length;
+    log.info(`cache: ${hits} of ${report.length} steps were hits (${cache.store.describe()})`, { event: "cache-summary", hits, steps: report.length });
+  }
+  if (opts.cacheReport) writeFileSync(opts.cacheReport, JSON.stringify(report, null, 2) + "\n");
+}
+
+export interface PlatformImage {
+  /** The finished image (labels, format, --reproducible applied), or the raw target stage with --dry-run. */
+  image: Image;
+  report: StepReport[];
+  /** Repositories to mount its blobs from on push (the cache repo first). */
+  mountFrom: string[];
+}
+
+/** Build plan `i` of the session into an image, without writing any output. */
+export async function buildPlatformImage(session: BuildSession, i: number, log: Logger): Promise<PlatformImage> {
+  const { opts, ws, ctx, cache } = session;
+  const plan = session.plans[i]!;
+  const tp = plan.targetPlatform;
+  const images = new ImageResolver(session.client, toImagePlatform(tp), session.strict);
+  // Fetch every stage's base manifest and config at once, before the stages need them.
+  for (const i of plan.order) {
+    const st = plan.stages[i]!;
+    if (st.baseStage === undefined && !st.scratch) images.resolve(st.base, st.platform ? toImagePlatform(st.platform) : undefined).catch(() => {}); // the stage reports errors
+  }
+  const results = new Map<number, StageResult>();
+  const now = session.now;
+  const report: StepReport[] = [];
+  const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
+  if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
+  try {
+    for (const [i, index] of plan.order.entries()) {
+      if (interrupted.aborted) throw new KilnError("interrupted", interruptExitCode() ?? 130);
+      const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer }, index);
+      results.set(index, await builder.build());
+    }
+  } finally {
+    // Cache writes never fail the build, but they must finish before we exit or push.
+    if (cache) await Promise.all(cache.pending);
+  }
+  const final = results.get(plan.target)!;
+  // The cache repo first: it holds every layer this build wrote (pushed there while it ran).
+  const mountFrom = [...(cache?.store.repository ? [cache.store.repository.context()] : []), ...final.sources];
+  if (opts.dryRun) return { image: final.image, report, mountFrom };
+  return { image: finalize(final.image, opts), report, mountFrom };
 }
 
 /** --root DIR holds the build's files; in-container mode keeps them in kiln's own directory. */

@@ -51,6 +51,8 @@ export interface BuildOptions extends RunMountOptions {
   verbosity: "error" | "warn" | "info" | "debug" | "trace";
   logFormat: LogFormat;
   customPlatform?: string;
+  /** --platform values (each may be a comma list): two or more platforms build and push one image index. */
+  platforms?: string[];
   /** `kiln plan`: compute keys and probe the cache, build nothing. */
   dryRun?: boolean;
 

@@ -7,6 +7,10 @@ import { writeDockerArchive } from "../image/docker-archive.ts";
 import { writeOciLayout } from "../image/layout.ts";
 import type { Image } from "../image/image.ts";
 import { pushImage, type RegistryClient } from "../registry/index.ts";
+import type { BlobPushEvent } from "../registry/push.ts";
+import { pushIndex } from "../registry/push-index.ts";
+import type { BuiltIndex } from "../image/index-manifest.ts";
+import { writeOciLayoutIndex } from "../image/index-layout.ts";
 import type { Logger } from "../util/log.ts";
 import type { BuildOptions } from "./options.ts";
 
@@ -48,12 +52,39 @@ export async function writeOutputs(img: Image, opts: BuildOptions, client: Regis
     } finally {
       clearInterval(ticker);
     }
-    const counts = { uploaded: 0, mounted: 0, exists: 0 };
-    for (const b of res.blobs) counts[b.action]++;
-    for (const p of res.pushed) log.info(`pushed ${p}`, { event: "pushed", reference: p.toString() });
-    log.info(`push took ${((performance.now() - t0) / 1000).toFixed(2)}s (blobs: ${counts.uploaded} uploaded, ${counts.mounted} mounted, ${counts.exists} already there)`, { event: "push-done", ...counts });
+    logPushed(log, res, t0);
   }
-  const digest = img.manifestDigest;
+  writeDigestFiles(img.manifestDigest, dests, opts);
+}
+
+/**
+ * A multi-platform build's outputs: the index (with every platform's image) in the OCI layout
+ * and under each destination (children by digest first, the tag last), digest files naming it.
+ */
+export async function writeIndexOutputs(idx: BuiltIndex, opts: BuildOptions, client: RegistryClient, log: Logger, mountFrom: string[]): Promise<void> {
+  const dests = parseDestinations(opts);
+  if (opts.ociLayoutPath) {
+    await writeOciLayoutIndex(idx, opts.ociLayoutPath, dests[0]?.tag ?? "latest");
+    log.info(`wrote OCI layout ${opts.ociLayoutPath} (index of ${idx.images.length} platforms)`, { event: "output", kind: "oci-layout", path: opts.ociLayoutPath });
+  }
+  if (!opts.noPush && dests.length > 0) {
+    const t0 = performance.now();
+    const res = await pushIndex(client, idx, dests, { mountFrom: [...new Set(mountFrom)].map((r) => parseRepository(r)), onBlob: (e) => log.debug(`blob ${e.digest.slice(0, 19)} ${e.action} at ${e.destination.context()}`) });
+    logPushed(log, res, t0);
+  }
+  writeDigestFiles(idx.digest, dests, opts);
+}
+
+/** What a push did: each reference pushed, then the blob counts and the time. */
+function logPushed(log: Logger, res: { blobs: readonly BlobPushEvent[]; pushed: readonly Reference[] }, t0: number): void {
+  const counts = { uploaded: 0, mounted: 0, exists: 0 };
+  for (const b of res.blobs) counts[b.action]++;
+  for (const p of res.pushed) log.info(`pushed ${p}`, { event: "pushed", reference: p.toString() });
+  log.info(`push took ${((performance.now() - t0) / 1000).toFixed(2)}s (blobs: ${counts.uploaded} uploaded, ${counts.mounted} mounted, ${counts.exists} already there)`, { event: "push-done", ...counts });
+}
+
+/** --digest-file and friends name `digest` (the image's, or the index's). */
+function writeDigestFiles(digest: string, dests: Reference[], opts: BuildOptions): void {
   if (opts.digestFile) writeFileSync(opts.digestFile, digest);
   if (opts.imageNameWithDigestFile) writeFileSync(opts.imageNameWithDigestFile, dests.map((d) => `${d.context()}@${digest}\n`).join(""));
   if (opts.imageNameTagWithDigestFile) {

@@ -2,7 +2,7 @@
 // config it inherits, the base cache key (with the layer-shaping flags), and the base image's
 // ONBUILD triggers, which run first and are not inherited.
 import { cloneJson } from "../util/clone.ts";
-import { parseTriggers, StageScope, type Instruction, type PlannedStage } from "../dockerfile/index.ts";
+import { formatPlatform, ociPlatform, parseTriggers, StageScope, type Instruction, type PlannedStage } from "../dockerfile/index.ts";
 import { baseKey } from "../cache/index.ts";
 import type { Image } from "../image/index.ts";
 import { DockerfileError, KilnError } from "../util/errors.ts";
@@ -36,13 +36,17 @@ export async function startStage(env: StageEnv, stage: PlannedStage): Promise<St
     key = baseKey({ parentStageKey: parent.key });
     scope = new StageScope(plan, stage, parent.scope);
   } else {
-    const resolved = await images.resolve(stage.scratch ? "scratch" : stage.base).catch((e: Error) => {
+    // FROM --platform decides what this stage pulls; otherwise the build's target platform.
+    const platform = stage.platform ?? plan.targetPlatform;
+    const resolved = await images.resolve(stage.scratch ? "scratch" : stage.base, stage.platform ? ociPlatform(stage.platform) : undefined).catch((e: Error) => {
       throw new DockerfileError(e.message, stage.from.line, plan.file);
     });
     base = resolved.image;
     if (resolved.ref) sources.push(resolved.ref.context());
     const shaping = layerShapingFlags(env.opts);
-    key = stage.scratch ? baseKey({ scratch: true }, shaping) : baseKey({ manifestDigest: base.manifestDigest }, shaping);
+    // A scratch stage has no manifest digest to tell platforms apart: its key names the platform,
+    // so amd64 and arm64 scratch stages never share a RUN layer.
+    key = stage.scratch ? baseKey({ scratch: true }, { ...shaping, platform: formatPlatform(platform) }) : baseKey({ manifestDigest: base.manifestDigest }, shaping);
     const c = base.config.config ?? {};
     scope = new StageScope(plan, stage, { env: c.Env ? [...c.Env] : [], shell: c.Shell ? [...c.Shell] : undefined, workdir: c.WorkingDir });
   }

@@ -17,6 +17,7 @@ import { emptyTarLayer, StageImage } from "./stage-image.ts";
 import { CachedLayerFailed, CopySources, StageRootfs } from "./stage-rootfs.ts";
 import type { StageEnv, StageResult } from "./stage-types.ts";
 import { runKeyInputs } from "./run-mounts.ts";
+import { requireRunPlatform } from "./run-platform.ts";
 import { copySpec, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
 
 export type { CacheUse, StageEnv, StageResult, StepReport } from "./stage-types.ts";
@@ -118,6 +119,7 @@ export class StageBuilder {
         }
         img.add(layer, step.x);
       } else if (step.fsStep) {
+        if (step.x.kind === "run" && !env.inContainer) requireRunPlatform(env.plan, this.stage, step.ins);
         await rootfs.ensure(img.base.layers, img.added);
         const written = await atLine(step.ins, () => executeStep(exec, step));
         img.add(written, step.x);

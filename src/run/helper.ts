@@ -93,6 +93,8 @@ async function run(spec: HelperSpec, report: (s: HelperStatus) => void): Promise
   const code = await new Promise<number>((resolve) => {
     child.on("error", (e) => {
       const code = (e as NodeJS.ErrnoException).code;
+      // The runner explains it (a foreign-architecture binary without a binfmt handler, usually).
+      if (code === "ENOEXEC") report({ error: `exec ${file}: ENOEXEC (exec format error)` });
       process.stderr.write(`kiln: exec ${file}: ${code === "ENOENT" ? "no such file or directory" : e.message}\n`);
       resolve(code === "ENOENT" ? 127 : 126);
     });

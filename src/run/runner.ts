@@ -12,6 +12,7 @@ import * as libc from "../runtime/libc.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import { KilnError } from "../util/errors.ts";
 import { DEFAULT_PATH, envValue } from "./exec-path.ts";
+import { explainExecFailure, isExecFormatError } from "./binfmt.ts";
 import { Placeholders } from "./placeholders.ts";
 import { HELPER_ENV, HELPER_SPEC_ENV, type HelperMount, type HelperSpec, type HelperStatus, type MountPlan, type NetworkMode } from "./protocol.ts";
 import { resolveInRoot } from "./root-path.ts";
@@ -135,6 +136,10 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
     if (spec.signal?.aborted && spec.signal.reason instanceof KilnError) throw spec.signal.reason;
     const status = readStatus(helperSpec.statusFile);
     const failed = status.find((s): s is { error: string } => "error" in s);
+    if (failed && isExecFormatError(failed.error)) {
+      const why = explainExecFailure(rootfs, spec.argv[0]!, { pathVar: envValue(env, "PATH"), cwd: helperSpec.cwd, dir: process.env.KILN_BINFMT_MISC_DIR || undefined });
+      throw new KilnError(`RUN: ${why ?? failed.error}`);
+    }
     if (failed) throw new KilnError(`RUN: ${failed.error}`);
     const ok = status.find((s) => "mountsUsed" in s);
     // Aborted before the helper got as far as starting the command.

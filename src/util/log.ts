@@ -114,6 +114,13 @@ export class Logger {
     this.write(this.style.timestamps ? `${new Date().toISOString()} ${text}` : text);
   }
 
+  /** A logger whose lines are tagged: "[value] " before text lines, a `key` field in JSON ones (e.g. the platform of a multi-platform build). */
+  withTag(key: string, value: string): Logger {
+    const write = this.format === "json" ? (l: string) => this.write(l.replace(/^\{/, `{${JSON.stringify(key)}:${JSON.stringify(value)},`)) : (l: string) => this.write(`[${value}] ${l}`);
+    // Its own unfinished RUN output lines: two platforms' steps share step prefixes.
+    return new Logger(this.level, this.format, write, this.redact, this.style);
+  }
+
   /** A logger whose output hides these secret values. */
   withSecrets(secrets: string[]): Logger {
     if (!secrets.some((s) => s.length >= MIN_SECRET)) return this;
