@@ -52,7 +52,8 @@ describe("the fuzz driver reports what it must", () => {
     const slow = await fuzz({ ...base, name: "slow", run: () => new Promise<void>((r) => setTimeout(r, 60)) }, seeds, { seed: 1, iterations: 3, hangMs: 20 });
     expect(slow.findings.map((f) => f.kind)).toEqual(["hang"]);
     let keep: Uint8Array[] = [];
-    const big = await fuzz({ ...base, name: "big", run: () => void keep.push(new Uint8Array(64 << 20).fill(1)) }, seeds, { seed: 1, iterations: 3, maxGrowth: 32 << 20 });
+    // Far above the bound, so garbage of earlier tests collected during the case cannot hide it.
+    const big = await fuzz({ ...base, name: "big", run: () => void keep.push(new Uint8Array(256 << 20).fill(1)) }, seeds, { seed: 1, iterations: 3, maxGrowth: 32 << 20 });
     keep = [];
     expect(big.findings.map((f) => f.kind)).toEqual(["allocation"]);
   });
