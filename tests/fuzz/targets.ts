@@ -119,9 +119,11 @@ function caseRng(seed: number, i: number): Rng {
   return new Rng(Math.imul(seed ^ Math.imul(i + 1, 0x9e3779b1), 0x85ebca6b) ^ i);
 }
 
-const heap = () => {
+// Bun counts typed-array memory in neither heapUsed nor arrayBuffers, only in rss: take the
+// larger growth of the two.
+const memory = () => {
   const m = process.memoryUsage();
-  return m.heapUsed + (m.arrayBuffers ?? 0);
+  return { heap: m.heapUsed + (m.arrayBuffers ?? 0), rss: m.rss };
 };
 
 /** Run `target` on mutations of `seeds`; returns the findings and how many cases ran. */
@@ -140,7 +142,7 @@ export async function fuzz<T>(target: Target<T>, seeds: readonly T[], opts: Fuzz
     // Every seed as it is first, then mutations.
     const input = i < seeds.length ? seeds[i]! : target.mutate(rng, rng.pick(seeds), rng.pick(seeds));
     const note = (kind: Finding["kind"], message: string) => findings.push({ target: target.name, iteration: i, kind, message, input: target.bytes(input) });
-    const m0 = heap();
+    const m0 = memory();
     const c0 = Date.now();
     try {
       await target.run(input, rng);
@@ -149,8 +151,9 @@ export async function fuzz<T>(target: Target<T>, seeds: readonly T[], opts: Fuzz
     }
     const took = Date.now() - c0;
     if (took > hangMs) note("hang", `took ${took} ms (bound ${hangMs} ms)`);
-    const grew = heap() - m0;
-    if (grew > maxGrowth) note("allocation", `heap grew by ${grew} bytes (bound ${maxGrowth})`);
+    const m1 = memory();
+    const grew = Math.max(m1.heap - m0.heap, m1.rss - m0.rss);
+    if (grew > maxGrowth) note("allocation", `memory grew by ${grew} bytes (bound ${maxGrowth})`);
     if (findings.length && opts.stopEarly !== false) return { findings, cases: i + 1 - from };
   }
   return { findings, cases: i - from };
