@@ -19,7 +19,7 @@ export interface CopySpec {
   workdir: string;
   /** --chown=user[:group], resolved in the rootfs's /etc/passwd and /etc/group. */
   chown?: string;
-  /** --chmod=OCTAL, applied to every copied file and directory. */
+  /** --chmod: octal or symbolic (chmod.ts), applied to every copied file and directory. */
   chmod?: string;
   isAdd: boolean;
   /** ADD --checksum=sha256:<hex> for URL sources. */
