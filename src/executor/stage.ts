@@ -17,7 +17,7 @@ import { emptyTarLayer, StageImage } from "./stage-image.ts";
 import { CachedLayerFailed, CopySources, StageRootfs } from "./stage-rootfs.ts";
 import type { StageEnv, StageResult } from "./stage-types.ts";
 import { runKeyInputs } from "./run-mounts.ts";
-import { copySpec, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
+import { copySpec, layerShapingFlags, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
 
 export type { CacheUse, StageEnv, StageResult, StepReport } from "./stage-types.ts";
 
@@ -38,7 +38,7 @@ export class StageBuilder {
     env.log.info(`${this.prefix}${stage.name ? ` ${stage.name}` : ""} FROM ${stage.base}`, { event: "stage", stage: stage.index, name: stage.name, base: stage.base });
     const plan = await planSteps({
       scope: start.scope, instructions: [...start.triggers, ...stage.instructions], start: start.state, baseKey: start.baseKey,
-      cache: env.cache, describe: this.describe, atLine: (ins, f) => atLine(ins, f),
+      cache: env.cache, describe: this.describe, atLine: (ins, f) => atLine(ins, f), layers: layerShapingFlags(env.opts),
       describeRun: (x) => runKeyInputs(x, { results: env.results, images: env.images, ctx: env.ctx }),
     });
     await probeSteps(env.cache, plan.steps, (m) => env.log.warn(`cache: ${m}`));
