@@ -62,7 +62,7 @@ describe("--chmod", () => {
     }
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-chmod-"));
     try {
-      const specs = ["u=rwx,g=rx,o=", "+x", "go-w", "a=r,u+w", "a+X", "go=rX", "u+x,g=u", "o=g", "g+s,o-rwx", "u-w+x", "ug=rw,o=r"];
+      const specs = ["u=rwx,go=rX", "u+x,go+X", "u=rwx,g=rx,o=", "+x", "go-w", "a=r,u+w", "a+X", "go=rX", "u+x,g=u", "o=g", "g+s,o-rwx", "u-w+x", "ug=rw,o=r"];
       for (const start of [0o644, 0o600, 0o755, 0o700, 0o4711]) {
         for (const spec of specs) {
           for (const isDir of [false, true]) {
