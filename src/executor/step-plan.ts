@@ -160,6 +160,7 @@ export function copySpec(x: ExpandedCopy, rootfs: string, sourceRoot: string, ig
     chmod: x.chmod,
     isAdd: x.kind === "add",
     checksum: x.checksum,
+    keepGitDir: x.keepGitDir,
     exclude: x.exclude,
     parents: x.parents,
     // Files from another stage or image keep their owners; context files become 0:0.

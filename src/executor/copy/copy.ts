@@ -16,6 +16,7 @@
 //   a wildcard matching exactly one file may name a file destination).
 import { KilnError } from "../../util/errors.ts";
 import { parseChmod } from "./chmod.ts";
+import { checkoutGitInput, resolveGitInput, splitGitSources } from "./git.ts";
 import { discard, download, parseChecksum, type Download } from "./remote.ts";
 import { enumerateSources, isUrl, segments } from "./sources.ts";
 import { Writer } from "./writer.ts";
@@ -36,26 +37,35 @@ async function copyIntoUnchecked(spec: CopySpec): Promise<CopyResult> {
   const cmd = spec.isAdd ? "ADD" : "COPY";
   const heredocs = spec.heredocs ?? [];
   if (spec.sources.length === 0 && heredocs.length === 0) throw new KilnError(`${cmd} needs at least one source`);
-  if (spec.checksum !== undefined) {
+  const { gits, rest } = splitGitSources(spec);
+  if (spec.checksum !== undefined && gits.length === 0) {
     if (!spec.isAdd) throw new KilnError(`COPY does not support --checksum; use ADD`);
     const local = spec.sources.find((s) => !isUrl(s));
-    if (local !== undefined) throw new KilnError(`ADD --checksum works only with http(s) URL sources, not "${local}"`);
+    if (local !== undefined) throw new KilnError(`ADD --checksum works only with http(s) URL or git sources, not "${local}"`);
     parseChecksum(spec.checksum);
   }
   const chmod = spec.chmod === undefined || spec.chmod === "" ? undefined : parseChmod(spec.chmod);
-  const groups = enumerateSources(spec);
+  const groups = enumerateSources(rest);
   const workdir = spec.workdir.startsWith("/") ? spec.workdir : "/" + spec.workdir;
   const destAbs = "/" + segments(spec.dest.startsWith("/") ? spec.dest : workdir + "/" + spec.dest).join("/");
   const destIsDir = spec.dest.endsWith("/") || /(^|\/)\.$/.test(spec.dest) || destAbs === "/" || spec.parents === true;
-  const total = groups.reduce((n, g) => n + (g.url ? 1 : g.matches.length), 0) + heredocs.length;
+  const total = groups.reduce((n, g) => n + (g.url ? 1 : g.matches.length), 0) + heredocs.length + gits.length;
   if (total > 1 && !destIsDir) {
     throw new KilnError(`When using ${cmd} with more than one source file, the destination must be a directory and end with a / ("${spec.dest}")`);
   }
   const w = new Writer(spec, cmd, chmod);
   const downloads = new Map<string, Download>();
+  const checkouts: { root: string; dispose(): void }[] = [];
   try {
     // Everything is fetched (and checksummed) before the first write into the rootfs.
     for (const g of groups) if (g.url && !downloads.has(g.url)) downloads.set(g.url, await download(g.url, spec.tmpDir, spec.checksum));
+    for (const g of gits) checkouts.push(await checkoutGitInput(g, await resolveGitInput(g, spec.checksum), spec.tmpDir, spec.keepGitDir === true));
+    // A git source is a directory: its contents go below dest (context rules: owner 0:0 unless --chown).
+    for (const c of checkouts) {
+      for (const g of enumerateSources({ ...spec, sources: ["."], sourceRoot: c.root, ignore: undefined, heredocs: [], preserveOwner: false })) {
+        for (const m of g.matches) await w.match(m, destAbs, true);
+      }
+    }
     for (const g of groups) {
       if (g.url) w.url(downloads.get(g.url)!, destAbs, destIsDir);
       else for (const m of g.matches) await w.match(m, destAbs, destIsDir);
@@ -63,6 +73,7 @@ async function copyIntoUnchecked(spec: CopySpec): Promise<CopyResult> {
     for (const h of heredocs) w.heredoc(h.name, h.content, destAbs, destIsDir);
   } finally {
     for (const d of downloads.values()) discard(d);
+    for (const c of checkouts) c.dispose();
   }
   w.finish();
   return { paths: w.paths() };

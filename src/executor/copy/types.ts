@@ -22,8 +22,10 @@ export interface CopySpec {
   /** --chmod: octal or symbolic (chmod.ts), applied to every copied file and directory. */
   chmod?: string;
   isAdd: boolean;
-  /** ADD --checksum=sha256:<hex> for URL sources. */
+  /** ADD --checksum: sha256:<hex> for URL sources, the commit id for git sources. */
   checksum?: string;
+  /** ADD --keep-git-dir: git sources keep their .git directory. */
+  keepGitDir?: boolean;
   /** --exclude patterns (moby patternmatcher, relative to each source). */
   exclude?: string[];
   /** --parents: keep each source's path (relative to the source root) under dest. */
@@ -42,7 +44,7 @@ export interface CopyResult {
   paths: string[];
 }
 
-export type SourceType = "file" | "dir" | "symlink" | "url" | "heredoc";
+export type SourceType = "file" | "dir" | "symlink" | "url" | "heredoc" | "git";
 
 export interface SourceEntry {
   /**
@@ -55,7 +57,7 @@ export interface SourceEntry {
   uid: number;
   gid: number;
   size: number;
-  /** "sha256:<hex>" of a file's or heredoc's content; a URL's --checksum when given. */
+  /** "sha256:<hex>" of a file's or heredoc's content; a URL's --checksum when given; "git:<commit>" for git. */
   digest?: string;
   /** Symlink target. */
   link?: string;
