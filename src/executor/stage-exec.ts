@@ -6,7 +6,8 @@ import { resolveUser, runInRootfs } from "../run/index.ts";
 import { interrupted } from "../util/cleanup.ts";
 import { CommandFailedError, KilnError } from "../util/errors.ts";
 import { rmSync } from "node:fs";
-import { copyInto, copyLinked, type CopySpec } from "./copy/index.ts";
+import { applyLinkedLayer, copyInto, copyLinked, type CopySpec } from "./copy/index.ts";
+import type { Layer } from "../image/index.ts";
 import { makeDirs, writeInlineFiles } from "./rootfs-ops.ts";
 import { planRunMounts } from "./run-mounts.ts";
 import type { CopySources, StageRootfs } from "./stage-rootfs.ts";
@@ -121,11 +122,19 @@ async function copyLink(c: ExecContext, spec: CopySpec): Promise<WrittenLayer | 
     reproducible: opts.reproducible ? { epoch: sourceDateEpoch() } : undefined,
   });
   if (!linked || c.single) return null; // --single-snapshot: the stage's one layer takes the files
-  // The stage snapshotter re-reads what the layer put in the rootfs, so no later layer repeats it.
-  if (linked.touched.length > 0) {
-    const seen = ws.subdir("link-seen");
-    await c.rootfs.snap!.snapshotPaths(linked.touched, seen);
-    rmSync(seen, { recursive: true, force: true });
-  }
+  await rebaseline(c, linked.touched);
   return linked.layer;
+}
+
+/** A cached --link layer after a miss: applied to the rootfs as it is (the image reuses it by digest). */
+export async function reuseLinkHit(c: ExecContext, layer: Layer): Promise<void> {
+  await rebaseline(c, await applyLinkedLayer(c.rootfs.dir!, layer));
+}
+
+/** The stage snapshotter re-reads what a --link layer put in the rootfs, so no later layer repeats it. */
+async function rebaseline(c: ExecContext, touched: string[]): Promise<void> {
+  if (touched.length === 0) return;
+  const seen = c.env.ws.subdir("link-seen");
+  await c.rootfs.snap!.snapshotPaths(touched, seen);
+  rmSync(seen, { recursive: true, force: true });
 }

@@ -12,7 +12,7 @@ import { humanSize } from "../util/log.ts";
 import { createdBy } from "./config.ts";
 import { startStage } from "./stage-base.ts";
 import { copyFromFiles, demoteFrom, onlyAddsFiles, probeSteps } from "./stage-cache.ts";
-import { executeStep, type ExecContext } from "./stage-exec.ts";
+import { executeStep, reuseLinkHit, type ExecContext } from "./stage-exec.ts";
 import { emptyTarLayer, StageImage } from "./stage-image.ts";
 import { CachedLayerFailed, CopySources, StageRootfs } from "./stage-rootfs.ts";
 import type { StageEnv, StageResult } from "./stage-types.ts";
@@ -109,8 +109,15 @@ export class StageBuilder {
         key: cache ? step.key : undefined, cache: lookedUp ? (step.hit ? "hit" : "miss") : undefined,
       });
       let layer: WrittenLayer | Layer | null = null;
-      if (step.hit) {
-        if (rootfs.dir) throw new KilnError("internal: a cache hit after the rootfs was unpacked");
+      if (step.hit && rootfs.dir) {
+        // A --link hit after a miss (stage-cache.ts): its layer goes onto the rootfs as it is; one
+        // that fails to apply starts the stage over with the step as a miss, like any cached layer.
+        layer = cache!.store.layerOf(step.hit) ?? null;
+        reused.push(step);
+        if (layer) await reuseLinkHit(exec, layer).catch((e) => Promise.reject(new CachedLayerFailed(reused.length - 1, e as Error)));
+        if (layer && cache!.store.repository) sources.push(cache!.store.repository.context());
+        img.add(layer, step.x);
+      } else if (step.hit) {
         layer = cache!.store.layerOf(step.hit) ?? null;
         if (layer) {
           reused.push(step);

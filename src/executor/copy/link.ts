@@ -6,6 +6,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { applyLayer } from "../../fs/unpack.ts";
+import { decompress } from "../../fs/compression.ts";
+import { cleanArchivePath } from "../../fs/resolve.ts";
+import type { Layer } from "../../image/index.ts";
+import { readTar } from "../../tar/reader.ts";
 import { createSnapshotter, type WrittenLayer } from "../../fs/snapshot.ts";
 import type { Compression } from "../../fs/compression.ts";
 import { copyInto } from "./copy.ts";
@@ -66,4 +70,37 @@ function collectTouched(linkDir: string, rootfs: string, rel: string, out: strin
     if (mine.isDirectory() && there?.isDirectory()) collectTouched(linkDir, rootfs, r, out);
     else out.push("/" + r);
   }
+}
+
+/**
+ * A cached --link layer reused after a miss (the rootfs is already there): apply it as it is and
+ * return what it touched (as LinkedCopy.touched), so the layer's bytes are exactly the cached ones.
+ */
+export async function applyLinkedLayer(rootfs: string, layer: Layer): Promise<string[]> {
+  const entries = new Map<string, boolean>(); // name -> is a directory
+  for await (const { header } of readTar(decompress(await layer.open(), layer.digest))) {
+    const name = cleanArchivePath(header.name);
+    if (name !== "") entries.set(name, header.type === "dir");
+  }
+  const isRealDir = (rel: string) => {
+    try {
+      return fs.lstatSync(path.join(rootfs, rel)).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const touched = new Set<string>();
+  for (const [name, dir] of entries) {
+    const parts = name.split("/");
+    for (let i = 1; i <= parts.length; i++) {
+      const rel = parts.slice(0, i).join("/");
+      const real = isRealDir(rel);
+      if (i < parts.length ? real : real && dir) continue; // only real directories are descended
+      touched.add(rel);
+      break;
+    }
+  }
+  await applyLayer(rootfs, await layer.open(), { mediaType: layer.mediaType, source: layer.digest });
+  const under = (t: string) => t.split("/").some((_, i, a) => i > 0 && touched.has(a.slice(0, i).join("/")));
+  return [...touched].filter((t) => !under(t)).map((t) => "/" + t);
 }
