@@ -108,7 +108,7 @@ async function copy(c: ExecContext, step: Step, x: ExpandedCopy): Promise<Writte
   }
   // Only ADD downloads need a place to wait for their checksum; one directory per stage does.
   const tmpDir = x.kind === "add" ? c.rootfs.downloadsDir() : undefined;
-  const spec = { ...copySpec(x, rootfs, sourceRoot, ignore, step.workdir), tmpDir };
+  const spec = { ...copySpec(x, rootfs, sourceRoot, ignore, step.workdir), tmpDir, gitCommits: step.gitCommits };
   if (x.link) return await copyLink(c, spec);
   const result = await copyInto(spec);
   return await layerOf(c, result.paths);

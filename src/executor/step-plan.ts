@@ -31,6 +31,8 @@ export interface Step {
   fsStep: boolean;
   /** Whether the cache may store/serve this step (--cache-*-layers, unpinned URLs). */
   cacheable: boolean;
+  /** ADD of git sources with the cache on: the commit each source's key holds (the copy must take that one). */
+  gitCommits?: Record<string, string>;
   hit?: CacheHit;
 }
 
@@ -85,11 +87,13 @@ export async function planSteps(p: PlanInput): Promise<StagePlan> {
     let cacheable = !!p.cache && fsStep && (x.kind === "run" ? p.cache.runLayers : x.kind === "copy" || x.kind === "add" ? p.cache.copyLayers : true);
     if (x.kind === "copy" || x.kind === "add") await p.atLine(ins, async () => checkCopyFlags(x));
     let stepKeyOf = key;
+    let gitCommits: Record<string, string> | undefined;
     if (p.cache && fsStep) {
       const read: Awaited<ReturnType<DescribeCopy>> & { mountFrom?: string[] } = x.kind === "copy" || x.kind === "add"
         ? await p.atLine(ins, () => p.describe(x, workdir))
         : x.kind === "run" && p.describeRun ? await p.atLine(ins, () => p.describeRun!(x)) : {};
       // A URL fetched without --checksum can change under us: nothing after it may hit.
+      for (const g of read.sources ?? []) if (g.type === "git" && g.digest) (gitCommits ??= {})[g.path] = g.digest.replace(/^git:/, "");
       const volatile = read.unknown || read.sources?.some((s) => s.type === "url" && !s.digest);
       if (volatile) {
         cacheable = false;
@@ -104,7 +108,7 @@ export async function planSteps(p: PlanInput): Promise<StagePlan> {
       } else stepKeyOf = key = stepKey({ parent: key, ...input });
     }
     applyMetadata(state, x);
-    steps.push({ ins, x, user, workdir, runEnv, key: fsStep ? stepKeyOf : key, fsStep, cacheable });
+    steps.push({ ins, x, user, workdir, runEnv, key: fsStep ? stepKeyOf : key, fsStep, cacheable, gitCommits });
   }
   if (state.envSet) state.config.Env = p.scope.env();
   return { steps, config: state, key };

@@ -130,6 +130,12 @@ describe("ADD <git URL>", () => {
     await expect(copyInto(spec({ sources: [url()], checksum: "sha256:" + "0".repeat(64) }))).rejects.toThrow(/give the full commit id/);
   });
 
+  test("the copy takes the commit the cache key holds: a ref that moved in between is an error", async () => {
+    const src = url("#main");
+    await copyInto(spec({ sources: [src], gitCommits: { [src]: commits.second! } }));
+    await expect(copyInto(spec({ sources: [src], gitCommits: { [src]: commits.first! } }))).rejects.toThrow(`main moved from ${commits.first} to ${commits.second} during the build`);
+  });
+
   test("a ref that does not exist is an error naming it; nothing is written", async () => {
     const s = spec({ sources: [url("#nope")] });
     await expect(copyInto(s)).rejects.toThrow(`ADD ${url("#nope")}: git ref "nope" does not exist in ${url()}`);

@@ -59,7 +59,7 @@ async function copyIntoUnchecked(spec: CopySpec): Promise<CopyResult> {
   try {
     // Everything is fetched (and checksummed) before the first write into the rootfs.
     for (const g of groups) if (g.url && !downloads.has(g.url)) downloads.set(g.url, await download(g.url, spec.tmpDir, spec.checksum));
-    for (const g of gits) checkouts.push(await checkoutGitInput(g, await resolveGitInput(g, spec.checksum), spec.tmpDir, spec.keepGitDir === true));
+    for (const g of gits) checkouts.push(await checkoutGitInput(g, await resolveGitInput(g, spec.checksum, spec.gitCommits?.[g.source]), spec.tmpDir, spec.keepGitDir === true));
     // A git source is a directory: its contents go below dest (context rules: owner 0:0 unless --chown).
     for (const c of checkouts) {
       for (const g of enumerateSources({ ...spec, sources: ["."], sourceRoot: c.root, ignore: undefined, heredocs: [], preserveOwner: false })) {

@@ -33,12 +33,14 @@ export function splitGitSources(spec: CopySpec): { gits: GitInput[]; rest: CopyS
 }
 
 /** Resolve a git source's ref to its commit, checking --checksum (a full commit id). */
-export async function resolveGitInput(g: GitInput, checksum: string | undefined): Promise<ResolvedRef> {
+export async function resolveGitInput(g: GitInput, checksum: string | undefined, pinned?: string): Promise<ResolvedRef> {
   if (checksum !== undefined && !/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(checksum)) {
     throw new KilnError(`${g.what}: --checksum=${checksum}: for a git source, give the full commit id (40 or 64 hex digits)`);
   }
   const r = await resolveGitRef(g.git, g.what);
   if (checksum !== undefined && r.commit !== checksum) throw new KilnError(`${g.what}: checksum mismatch: expected commit ${checksum}, ${g.git.ref ?? "HEAD"} is ${r.commit}`);
+  // The layer must hold the commit its cache key names.
+  if (pinned !== undefined && r.commit !== pinned) throw new KilnError(`${g.what}: ${g.git.ref ?? "HEAD"} moved from ${pinned} to ${r.commit} during the build; build again`);
   return r;
 }
 

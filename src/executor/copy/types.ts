@@ -26,6 +26,8 @@ export interface CopySpec {
   checksum?: string;
   /** ADD --keep-git-dir: git sources keep their .git directory. */
   keepGitDir?: boolean;
+  /** Git sources: the commit the cache key was computed with, per source; the copy must find the same. */
+  gitCommits?: Record<string, string>;
   /** --exclude patterns (moby patternmatcher, relative to each source). */
   exclude?: string[];
   /** --parents: keep each source's path (relative to the source root) under dest. */
