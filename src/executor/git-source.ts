@@ -128,8 +128,14 @@ export async function checkoutGit(g: GitSource, r: ResolvedRef, dir: string, o: 
   } catch (e) {
     throw new KilnError(`${o.what}: commit ${r.commit} is not what ${r.fetchRef} names now (did the ref move?): ${(e as Error).message}`);
   }
+  // Submodules come along, as BuildKit's git source fetches them.
+  if (fs.existsSync(path.join(dir, ".gitmodules"))) await run("submodule", ["submodule", "update", "-q", "--init", "--recursive", "--depth", "1"]).catch(async (e) => {
+    if (!(e instanceof GitError) || !/shallow|dumb/i.test(e.stderr)) throw e;
+    await run("submodule", ["submodule", "update", "-q", "--init", "--recursive"]);
+  });
   const time = Number((await run("show", ["show", "-s", "--format=%ct", r.commit])).trim());
-  if (!o.keepGitDir) fs.rmSync(path.join(dir, ".git"), { recursive: true, force: true });
+  // Git never tracks a path named .git: every one (the repository's, a submodule's) is git's own.
+  if (!o.keepGitDir) removeGitDirs(dir);
   setTimes(dir, time);
   if (!g.subdir) return dir;
   // Symlinks in the repository may not lead the subdirectory out of the checkout.
@@ -150,4 +156,11 @@ function setTimes(p: string, t: number): void {
   const st = fs.lstatSync(p);
   if (st.isDirectory()) for (const name of fs.readdirSync(p)) setTimes(path.join(p, name), t);
   fs.lutimesSync(p, t, t);
+}
+
+function removeGitDirs(dir: string): void {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === ".git") fs.rmSync(path.join(dir, e.name), { recursive: true, force: true });
+    else if (e.isDirectory()) removeGitDirs(path.join(dir, e.name));
+  }
 }

@@ -118,6 +118,30 @@ describe("ADD <git URL>", () => {
     await expect(copyInto(spec({ sources: [url("#main:nope")] }))).rejects.toThrow(/subdirectory "nope" is not a directory/);
   });
 
+  test("submodules are checked out too", async () => {
+    // A second repository, served next to the first, added as a submodule on a branch.
+    const lib = path.join(tmp, "lib-work");
+    fs.mkdirSync(lib);
+    git(lib, "init", "-q", "-b", "main");
+    fs.writeFileSync(path.join(lib, "lib.txt"), "lib\n");
+    git(lib, "add", "-A");
+    git(lib, "commit", "-q", "-m", "lib");
+    const libBare = path.join(path.dirname(bare), "lib.git");
+    git(tmp, "clone", "-q", "--bare", lib, libBare);
+    git(libBare, "update-server-info");
+    git(work, "checkout", "-q", "-b", "with-sub");
+    // Added from the local path (git here blocks this process, which serves HTTP), then pointed at the server.
+    git(work, "-c", "protocol.file.allow=always", "submodule", "add", "-q", libBare, "vendor/lib");
+    git(work, "config", "-f", ".gitmodules", "submodule.vendor/lib.url", `${srv.url}/lib.git`);
+    commit("with-sub", {}, 1_720_000_000);
+    git(work, "checkout", "-q", "main");
+    publish();
+    const s = spec({ sources: [url("#with-sub")] });
+    await copyInto(s);
+    expect(fs.readFileSync(R(s, "app/vendor/lib/lib.txt"), "utf8")).toBe("lib\n");
+    expect(fs.existsSync(R(s, "app/vendor/lib/.git"))).toBe(false);
+  });
+
   test("--keep-git-dir keeps .git at the checked-out commit", async () => {
     const s = spec({ sources: [url("#feature")], keepGitDir: true });
     await copyInto(s);
