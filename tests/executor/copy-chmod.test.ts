@@ -10,41 +10,25 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { parseChmod } from "../../src/executor/copy/chmod.ts";
 
-const file = (spec: string, mode: number) => parseChmod(spec)(mode, false);
-const dir = (spec: string, mode: number) => parseChmod(spec)(mode, true);
 
 describe("--chmod", () => {
-  test("octal sets the bits whatever the entry had", () => {
-    expect(file("755", 0o600)).toBe(0o755);
-    expect(dir("0644", 0o777)).toBe(0o644);
-    expect(file("4755", 0o644)).toBe(0o4755);
-  });
-
-  test("symbolic clauses apply left to right", () => {
-    expect(file("u=rwx,g=rx,o=", 0o666)).toBe(0o750);
-    expect(file("+x", 0o644)).toBe(0o755);
-    expect(file("go-w", 0o666)).toBe(0o644);
-    expect(file("a=r,u+w", 0o777)).toBe(0o644);
-    expect(file("u+x,g=u", 0o640)).toBe(0o770);
-    expect(file("o=g", 0o750)).toBe(0o755);
-    expect(file("u-w+x", 0o644)).toBe(0o544);
-    expect(file("=", 0o755)).toBe(0);
-  });
-
-  test("X: execute only for directories and files some class may already execute", () => {
-    expect(file("a+X", 0o644)).toBe(0o644);
-    expect(file("a+X", 0o744)).toBe(0o755);
-    expect(dir("a+X", 0o600)).toBe(0o711);
-    expect(dir("go=rX", 0o700)).toBe(0o755);
-    expect(file("go=rX", 0o600)).toBe(0o644);
-  });
-
-  test("s and t", () => {
-    expect(file("u+s", 0o755)).toBe(0o4755);
-    expect(file("g+s", 0o755)).toBe(0o2755);
-    expect(dir("+t", 0o777)).toBe(0o1777);
-    expect(file("o+s", 0o755)).toBe(0o755); // setuid/setgid need u or g, as in chmod(1)
-    expect(file("u-s", 0o4755)).toBe(0o755);
+  // [spec, directory?, mode before, mode after]
+  const cases: [string, boolean, number, number][] = [
+    // octal sets the bits whatever the entry had
+    ["755", false, 0o600, 0o755], ["0644", true, 0o777, 0o644], ["4755", false, 0o644, 0o4755],
+    // symbolic clauses apply left to right
+    ["u=rwx,g=rx,o=", false, 0o666, 0o750], ["+x", false, 0o644, 0o755], ["go-w", false, 0o666, 0o644],
+    ["a=r,u+w", false, 0o777, 0o644], ["u+x,g=u", false, 0o640, 0o770], ["o=g", false, 0o750, 0o755],
+    ["u-w+x", false, 0o644, 0o544], ["=", false, 0o755, 0],
+    // X: execute only for directories and files some class may already execute
+    ["a+X", false, 0o644, 0o644], ["a+X", false, 0o744, 0o755], ["a+X", true, 0o600, 0o711],
+    ["go=rX", true, 0o700, 0o755], ["go=rX", false, 0o600, 0o644],
+    // s and t: setuid/setgid need u or g, as in chmod(1)
+    ["u+s", false, 0o755, 0o4755], ["g+s", false, 0o755, 0o2755], ["+t", true, 0o777, 0o1777],
+    ["o+s", false, 0o755, 0o755], ["u-s", false, 0o4755, 0o755],
+  ];
+  test.each(cases)("%s (dir: %p) on %o", (spec, isDir, before, after) => {
+    expect(parseChmod(spec)(before, isDir)).toBe(after);
   });
 
   test("bad values are errors naming the flag and the clause", () => {

@@ -4,7 +4,7 @@
 // --checksum=<commit> (moby/buildkit#5975), file times = the commit's time (BuildKit's
 // git.mtime=commit, moby/buildkit#6600), the errors, and a cached build that does not clone.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +13,7 @@ import { parseGitSource } from "../../src/executor/git-source.ts";
 import { registry, baseImages, requireTool } from "../env.ts";
 import { serveDir, type DirServer } from "../cli/remote-fixtures.ts";
 import { imageFiles } from "./image-files.ts";
+import { hitMiss, kilnBuildAsync } from "./kiln-build.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-git-source-"));
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t", GIT_CONFIG_NOSYSTEM: "1", HOME: "/nonexistent" };
@@ -198,16 +199,11 @@ test("kiln build: ADD of a git source, cached by commit; a new commit is a miss"
   const ctx = path.join(tmp, "ctx");
   fs.mkdirSync(ctx);
   fs.writeFileSync(path.join(ctx, "Dockerfile"), `FROM ${bases.busybox}\nADD ${url("#main")} /src\nRUN cat /src/which.txt > /out\n`);
-  const root = path.join(import.meta.dir, "..", "..");
   // Not spawnSync: the git server runs in this process and must keep answering.
   const build = async (tag: string) => {
-    const report = path.join(tmp, `report-${tag}.json`);
-    const child = spawn(path.join(root, "node_modules", ".bin", "bun"), [path.join(root, "mod.ts"), "build", "-c", ctx, "-d", `${reg.host}/git/app:${tag}`, "--cache", "--cache-repo", `${reg.host}/git/cache`, "--cache-report", report], { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    const code = await new Promise((r) => child.on("close", r));
-    expect(code, err).toBe(0);
-    return (JSON.parse(fs.readFileSync(report, "utf8")) as { hit: boolean }[]).map((x) => (x.hit ? "H" : "M")).join("");
+    const b = await kilnBuildAsync(tmp, ctx, `${reg.host}/git/app:${tag}`, ["--cache", "--cache-repo", `${reg.host}/git/cache`]);
+    expect(b.code, b.err).toBe(0);
+    return hitMiss(b);
   };
   expect(await build("a")).toBe("MM");
   const img = await imageFiles(`${reg.host}/git/app:a`);
@@ -222,10 +218,8 @@ test("kiln build: ADD of a git source, cached by commit; a new commit is a miss"
   expect((await imageFiles(`${reg.host}/git/app:c`)).content.get("out")).toBe("third\n");
   // A ref that does not exist: exit 1, the Dockerfile line and the ref named, nothing pushed.
   fs.writeFileSync(path.join(ctx, "Dockerfile"), `FROM ${bases.busybox}\nADD ${url("#nope")} /src\n`);
-  const child = spawn(path.join(root, "node_modules", ".bin", "bun"), [path.join(root, "mod.ts"), "build", "-c", ctx, "-d", `${reg.host}/git/app:bad`], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  expect(await new Promise((r) => child.on("close", r))).toBe(1);
-  expect(err).toContain(`Dockerfile:2: ADD ${url("#nope")}: git ref "nope" does not exist in ${url()}`);
+  const bad = await kilnBuildAsync(tmp, ctx, `${reg.host}/git/app:bad`, []);
+  expect(bad.code).toBe(1);
+  expect(bad.err).toContain(`Dockerfile:2: ADD ${url("#nope")}: git ref "nope" does not exist in ${url()}`);
   await expect(imageFiles(`${reg.host}/git/app:bad`)).rejects.toThrow();
 }, 300_000);

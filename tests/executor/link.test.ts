@@ -7,12 +7,12 @@
 //   reused as is (same digest), while the later RUN runs again on the new base.
 // Every rebuild is compared file by file with a build without the cache.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { baseImages, registry, type BaseImageRefs, type RegistryHandle } from "../env.ts";
 import { imageFiles, layerFiles } from "./image-files.ts";
+import { hitMiss, kilnBuild, type Built } from "./kiln-build.ts";
 import { parseReference } from "../../src/image/reference.ts";
 import { fetchImage, RegistryClient } from "../../src/registry/index.ts";
 
@@ -23,7 +23,6 @@ async function lastLayerFiles(ref: string): Promise<string[]> {
   return [...files.entries()].filter(([, f]) => f.type !== "dir").map(([p]) => p).sort();
 }
 
-const root = join(import.meta.dir, "..", "..");
 const tmp = mkdtempSync(join(tmpdir(), "kiln-link-e2e-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -35,18 +34,12 @@ beforeAll(async () => {
 });
 
 let n = 0;
-interface Row { hit: boolean; instruction: string; layer?: string }
-function build(ctx: string, dest: string, args: string[]): { code: number | null; err: string; report: Row[] } {
-  const report = join(tmp, `report-${++n}.json`);
-  const r = spawnSync(join(root, "node_modules", ".bin", "bun"), [join(root, "mod.ts"), "build", "-c", ctx, "-d", dest, "--cache-report", report, ...args], { encoding: "utf8" });
-  let rows: Row[] = [];
-  try {
-    rows = JSON.parse(readFileSync(report, "utf8"));
-  } catch { /* no report when the build failed */ }
-  if (r.status !== 0) console.error(r.stderr);
-  return { code: r.status, err: r.stderr, report: rows };
+function build(ctx: string, dest: string, args: string[]) {
+  const b = kilnBuild(tmp, ctx, dest, args);
+  if (b.code !== 0) console.error(b.err);
+  return b;
 }
-const hm = (rows: Row[]) => rows.map((r) => (r.hit ? "H" : "M")).join("");
+const hm = (rows: Built["report"]) => hitMiss({ code: 0, err: "", report: rows });
 
 /** Push a base image whose content is `marker`, always under the same tag: the base "moves". */
 function pushBase(tag: string, marker: string): void {
