@@ -23,15 +23,12 @@ async function lastLayerFiles(ref: string): Promise<string[]> {
   return [...files.entries()].filter(([, f]) => f.type !== "dir").map(([p]) => p).sort();
 }
 
-const tmp = mkdtempSync(join(tmpdir(), "kiln-link-e2e-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
+// The local registry and base images, started once for both tests.
 let reg: RegistryHandle;
 let bases: BaseImageRefs;
-beforeAll(async () => {
-  reg = await registry();
-  bases = await baseImages();
-});
+const tmp = mkdtempSync(join(tmpdir(), "kiln-link-e2e-"));
+beforeAll(async () => void ([reg, bases] = await Promise.all([registry(), baseImages()])));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 let n = 0;
 function build(ctx: string, dest: string, args: string[]) {
