@@ -10,7 +10,7 @@ import type { CacheUse, StageResult } from "./stage-types.ts";
 import type { BuildOptions } from "./options.ts";
 import type { Step } from "./step-plan.ts";
 
-/** Look up every cacheable filesystem step at once; keep the longest run of hits whose layers exist. */
+/** Look up every cacheable filesystem step at once; keep the longest run of hits whose layers exist, and later --link hits. */
 export async function probeSteps(cache: CacheUse | undefined, steps: readonly Step[], warn: (m: string) => void): Promise<void> {
   if (!cache) return;
   const lookups = steps.filter((s) => s.fsStep && s.cacheable);
