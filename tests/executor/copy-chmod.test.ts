@@ -1,8 +1,8 @@
 // --chmod parsing (pure): octal, and symbolic modes as chmod(1) writes them. Symbolic --chmod is
 // BuildKit's since dockerfile 1.14 ("COPY --chmod now allows non-octal values", moby/buildkit#5734,
-// docs.docker.com/build/buildkit/dockerfile-release-notes/#1140). buildah 1.28 accepts octal only,
-// so there is no differential test; the expected modes are those GNU chmod gives (checked below
-// against the chmod binary when it is installed, with umask 0 since BuildKit applies none).
+// docs.docker.com/build/buildkit/dockerfile-release-notes/#1140). buildah 1.28.2 refuses it ("Error
+// parsing chmod u+x"), so there is no differential test; the expected modes are those GNU chmod
+// gives (checked below against the chmod binary, with umask 0 since BuildKit applies none).
 import { describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
