@@ -179,3 +179,18 @@ export function stepKey(input: StepKeyInput): string {
   if (!FS_KINDS.has(input.instruction.kind)) return checkKey(input.parent, "parent key");
   return hashCanon(keyRecord(input));
 }
+
+/**
+ * The key of a COPY/ADD --link step: the step's record with the key of an empty filesystem
+ * (FROM scratch with the same layer-shaping flags) as its parent, because a --link layer is
+ * built from the sources alone (docs/cache.md, "COPY --link"). A new base image or an earlier
+ * step's change leaves it as is, so the layer is reused.
+ */
+export function linkKey(input: Omit<StepKeyInput, "parent">, layers: LayerShaping): string {
+  return stepKey({ ...input, parent: baseKey({ scratch: true }, layers) });
+}
+
+/** The chain after a --link step: the steps below it and the linked layer's key, both. */
+export function afterLinkKey(parent: string, link: string): string {
+  return hashCanon({ v: CACHE_KEY_VERSION, parent: checkKey(parent, "parent key"), link: checkKey(link, "--link step key") });
+}

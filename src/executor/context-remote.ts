@@ -2,11 +2,11 @@
 // or an http(s) URL ending in .git), cloned with the git command line, or a tar.gz archive at an
 // http(s) URL, downloaded and unpacked. Either way the result is a directory in the build's
 // own temp dir, which context.ts then treats like any local context.
-import { spawn } from "node:child_process";
 import { Readable } from "node:stream";
 import { KilnError } from "../util/errors.ts";
 import { decompressAny } from "./copy/archive.ts";
 import { extractTar } from "../fs/unpack.ts";
+import { runGit, shownUrl } from "./git-source.ts";
 
 /** kaniko's --git options (branch=…,single-branch=…,recurse-submodules=…,insecure-skip-tls=…). */
 export interface GitContextOptions {
@@ -38,7 +38,7 @@ function shown(url: string): string {
     u.password = "";
     return u.toString();
   } catch {
-    return url.replace(/\/\/[^/@]*@/, "//");
+    return shownUrl(url);
   }
 }
 
@@ -84,19 +84,5 @@ async function cloneContext(ctx: string, workDir: string, opts: GitContextOption
 }
 
 function git(step: string, args: string[], what: string, env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // Never wait for a password prompt: a CI job has nobody to answer it.
-    const child = spawn("git", args, { stdio: ["ignore", "ignore", "pipe"], env: { ...env, GIT_TERMINAL_PROMPT: "0" } });
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", (e) => {
-      const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
-      reject(new KilnError(missing ? `${what}: needs the git command, which is not installed (apt-get install git, apk add git)` : `${what}: git: ${e.message}`));
-    });
-    child.on("close", (code) => {
-      if (code === 0) return resolve();
-      const last = err.trim().split("\n").filter(Boolean).pop() ?? `exit ${code}`;
-      reject(new KilnError(`${what}: git ${step}: ${last.replace(/\/\/[^/@\s]*@/g, "//")}`));
-    });
-  });
+  return runGit(args, { what, step, env }).then(() => undefined);
 }

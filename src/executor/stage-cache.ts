@@ -10,21 +10,30 @@ import type { CacheUse, StageResult } from "./stage-types.ts";
 import type { BuildOptions } from "./options.ts";
 import type { Step } from "./step-plan.ts";
 
-/** Look up every cacheable filesystem step at once; keep the longest run of hits whose layers exist. */
+/** Look up every cacheable filesystem step at once; keep the longest run of hits whose layers exist, and later --link hits. */
 export async function probeSteps(cache: CacheUse | undefined, steps: readonly Step[], warn: (m: string) => void): Promise<void> {
   if (!cache) return;
   const lookups = steps.filter((s) => s.fsStep && s.cacheable);
   const hits = await cache.store.probe(lookups.map((s) => s.key));
   const byStep = new Map(lookups.map((s, i) => [s, hits[i]]));
-  // Hits always form a prefix: every key after a miss chains from a key that was never stored.
+  // Hits form a prefix (every key after a miss chains from a key that was never stored), except
+  // COPY/ADD --link, whose key does not chain: its hit after a miss is applied onto the rootfs.
   const prefix: Step[] = [];
+  let missed = false;
   for (const s of steps) {
     if (!s.fsStep) continue;
     const hit = byStep.get(s);
-    if (!hit) break;
-    s.hit = hit;
-    prefix.push(s);
+    if (!hit) missed = true;
+    else if (!missed) prefix.push(s);
+    else if (!isLink(s)) continue;
+    if (hit) s.hit = hit;
   }
+  // A --link hit after a miss whose blob is gone is just a miss.
+  const late = steps.filter((s) => s.hit && !prefix.includes(s));
+  const lateThere = await mapLimit(late, 8, (s) => hasLayer(cache, s));
+  late.forEach((s, i) => {
+    if (!lateThere[i]) s.hit = undefined;
+  });
   // A hit whose blob is gone would fail the push (or the unpack): it is a miss, and so is all after it.
   const present = await mapLimit(prefix, 8, (s) => hasLayer(cache, s));
   const gone = present.indexOf(false);
@@ -33,6 +42,8 @@ export async function probeSteps(cache: CacheUse | undefined, steps: readonly St
     demoteFrom(steps, prefix[gone]!);
   }
 }
+
+const isLink = (s: Step) => (s.x.kind === "copy" || s.x.kind === "add") && s.x.link;
 
 async function hasLayer(cache: CacheUse, s: Step): Promise<boolean> {
   if (cache.store.hasLayer) return await cache.store.hasLayer(s.hit!);

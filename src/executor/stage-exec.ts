@@ -5,12 +5,14 @@ import type { WrittenLayer } from "../fs/snapshot.ts";
 import { resolveUser, runInRootfs } from "../run/index.ts";
 import { interrupted } from "../util/cleanup.ts";
 import { CommandFailedError, KilnError } from "../util/errors.ts";
-import { copyInto } from "./copy/index.ts";
+import { rmSync } from "node:fs";
+import { applyLinkedLayer, copyInto, copyLinked, type CopySpec } from "./copy/index.ts";
+import type { Layer } from "../image/index.ts";
 import { makeDirs, writeInlineFiles } from "./rootfs-ops.ts";
 import { planRunMounts } from "./run-mounts.ts";
 import type { CopySources, StageRootfs } from "./stage-rootfs.ts";
 import type { StageEnv } from "./stage-types.ts";
-import { copySpec, type Step } from "./step-plan.ts";
+import { copySpec, sourceDateEpoch, type Step } from "./step-plan.ts";
 
 export interface ExecContext {
   env: StageEnv;
@@ -106,6 +108,33 @@ async function copy(c: ExecContext, step: Step, x: ExpandedCopy): Promise<Writte
   }
   // Only ADD downloads need a place to wait for their checksum; one directory per stage does.
   const tmpDir = x.kind === "add" ? c.rootfs.downloadsDir() : undefined;
-  const result = await copyInto({ ...copySpec(x, rootfs, sourceRoot, ignore, step.workdir), tmpDir });
+  const spec = { ...copySpec(x, rootfs, sourceRoot, ignore, step.workdir), tmpDir, gitCommits: step.gitCommits };
+  if (x.link) return await copyLink(c, spec);
+  const result = await copyInto(spec);
   return await layerOf(c, result.paths);
+}
+
+/** --link: the layer is built in an empty directory, then applied to the rootfs (copy/link.ts). */
+async function copyLink(c: ExecContext, spec: CopySpec): Promise<WrittenLayer | null> {
+  const { opts, ws } = c.env;
+  const linked = await copyLinked(spec, {
+    dir: ws.subdir("link"), layersDir: ws.layers, compression: opts.compression, level: opts.compressionLevel,
+    reproducible: opts.reproducible ? { epoch: sourceDateEpoch() } : undefined,
+  });
+  if (!linked || c.single) return null; // --single-snapshot: the stage's one layer takes the files
+  await rebaseline(c, linked.touched);
+  return linked.layer;
+}
+
+/** A cached --link layer after a miss: applied to the rootfs as it is (the image reuses it by digest). */
+export async function reuseLinkHit(c: ExecContext, layer: Layer): Promise<void> {
+  await rebaseline(c, await applyLinkedLayer(c.rootfs.dir!, layer));
+}
+
+/** The stage snapshotter re-reads what a --link layer put in the rootfs, so no later layer repeats it. */
+async function rebaseline(c: ExecContext, touched: string[]): Promise<void> {
+  if (touched.length === 0) return;
+  const seen = c.env.ws.subdir("link-seen");
+  await c.rootfs.snap!.snapshotPaths(touched, seen);
+  rmSync(seen, { recursive: true, force: true });
 }

@@ -12,13 +12,13 @@ import { humanSize } from "../util/log.ts";
 import { createdBy } from "./config.ts";
 import { startStage } from "./stage-base.ts";
 import { copyFromFiles, demoteFrom, onlyAddsFiles, probeSteps } from "./stage-cache.ts";
-import { executeStep, type ExecContext } from "./stage-exec.ts";
+import { executeStep, reuseLinkHit, type ExecContext } from "./stage-exec.ts";
 import { emptyTarLayer, StageImage } from "./stage-image.ts";
 import { CachedLayerFailed, CopySources, StageRootfs } from "./stage-rootfs.ts";
 import type { StageEnv, StageResult } from "./stage-types.ts";
 import { runKeyInputs } from "./run-mounts.ts";
 import { requireRunPlatform } from "./run-platform.ts";
-import { copySpec, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
+import { copySpec, layerShapingFlags, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
 
 export type { CacheUse, StageEnv, StageResult, StepReport } from "./stage-types.ts";
 
@@ -39,7 +39,7 @@ export class StageBuilder {
     env.log.info(`${this.prefix}${stage.name ? ` ${stage.name}` : ""} FROM ${stage.base}`, { event: "stage", stage: stage.index, name: stage.name, base: stage.base });
     const plan = await planSteps({
       scope: start.scope, instructions: [...start.triggers, ...stage.instructions], start: start.state, baseKey: start.baseKey,
-      cache: env.cache, describe: this.describe, atLine: (ins, f) => atLine(ins, f),
+      cache: env.cache, describe: this.describe, atLine: (ins, f) => atLine(ins, f), layers: layerShapingFlags(env.opts),
       describeRun: (x) => runKeyInputs(x, { results: env.results, images: env.images, ctx: env.ctx }),
     });
     await probeSteps(env.cache, plan.steps, (m) => env.log.warn(`cache: ${m}`));
@@ -110,8 +110,15 @@ export class StageBuilder {
         key: cache ? step.key : undefined, cache: lookedUp ? (step.hit ? "hit" : "miss") : undefined,
       });
       let layer: WrittenLayer | Layer | null = null;
-      if (step.hit) {
-        if (rootfs.dir) throw new KilnError("internal: a cache hit after the rootfs was unpacked");
+      if (step.hit && rootfs.dir) {
+        // A --link hit after a miss (stage-cache.ts): its layer goes onto the rootfs as it is; one
+        // that fails to apply starts the stage over with the step as a miss, like any cached layer.
+        layer = cache!.store.layerOf(step.hit) ?? null;
+        reused.push(step);
+        if (layer) await reuseLinkHit(exec, layer).catch((e) => Promise.reject(new CachedLayerFailed(reused.length - 1, e as Error)));
+        if (layer && cache!.store.repository) sources.push(cache!.store.repository.context());
+        img.add(layer, step.x);
+      } else if (step.hit) {
         layer = cache!.store.layerOf(step.hit) ?? null;
         if (layer) {
           reused.push(step);

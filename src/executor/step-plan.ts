@@ -4,10 +4,12 @@
 // from `describe` (reading COPY sources), so it is unit-tested with an in-memory store.
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import { FS_KINDS, stepKey, type CacheHit, type LayerShaping, type SourceEntry } from "../cache/index.ts";
+import { afterLinkKey, FS_KINDS, linkKey, stepKey, type CacheHit, type LayerShaping, type SourceEntry } from "../cache/index.ts";
 import type { Expanded, ExpandedCopy, ExpandedRun, IgnoreMatcher, Instruction, StageScope } from "../dockerfile/index.ts";
 import { applyMetadata, cloneConfigState, type ConfigState } from "./config.ts";
+import { parseChmod } from "./copy/chmod.ts";
 import { fromSourceName } from "./copy/sources.ts";
+import { KilnError } from "../util/errors.ts";
 import type { CopySpec } from "./copy/types.ts";
 import type { BuildOptions } from "./options.ts";
 
@@ -20,12 +22,17 @@ export interface Step {
   workdir?: string;
   /** RUN: the process environment, x.env plus the proxy variables. The key takes x.env only. */
   runEnv?: string[];
-  /** Filesystem steps: the cache key. Other steps: the chain's key so far (they have none of their own). */
+  /**
+   * Filesystem steps: the cache key (for COPY --link, one that does not chain on the steps below:
+   * linkKey). Other steps: the chain's key so far (they have none of their own).
+   */
   key: string;
   /** RUN, COPY, ADD, WORKDIR and VOLUME may change the filesystem: only these are looked up. */
   fsStep: boolean;
   /** Whether the cache may store/serve this step (--cache-*-layers, unpinned URLs). */
   cacheable: boolean;
+  /** ADD of git sources with the cache on: the commit each source's key holds (the copy must take that one). */
+  gitCommits?: Record<string, string>;
   hit?: CacheHit;
 }
 
@@ -49,6 +56,8 @@ export interface PlanInput {
   start: ConfigState;
   /** The stage's base key (baseKey with layerShapingFlags). */
   baseKey: string;
+  /** layerShapingFlags: COPY --link keys hold them without the base key. */
+  layers: LayerShaping;
   /** Set when the cache is on: keys are computed only then. */
   cache?: { runLayers: boolean; copyLayers: boolean };
   describe: DescribeCopy;
@@ -76,19 +85,30 @@ export async function planSteps(p: PlanInput): Promise<StagePlan> {
     const workdir = state.config.WorkingDir || undefined;
     const runEnv = x.kind === "run" ? [...x.env, ...Object.entries(x.proxyEnv).map(([k, v]) => `${k}=${v}`)] : undefined;
     let cacheable = !!p.cache && fsStep && (x.kind === "run" ? p.cache.runLayers : x.kind === "copy" || x.kind === "add" ? p.cache.copyLayers : true);
+    if (x.kind === "copy" || x.kind === "add") await p.atLine(ins, async () => checkCopyFlags(x));
+    let stepKeyOf = key;
+    let gitCommits: Record<string, string> | undefined;
     if (p.cache && fsStep) {
       const read: Awaited<ReturnType<DescribeCopy>> & { mountFrom?: string[] } = x.kind === "copy" || x.kind === "add"
         ? await p.atLine(ins, () => p.describe(x, workdir))
         : x.kind === "run" && p.describeRun ? await p.atLine(ins, () => p.describeRun!(x)) : {};
       // A URL fetched without --checksum can change under us: nothing after it may hit.
-      if (read.unknown || read.sources?.some((s) => s.type === "url" && !s.digest)) {
+      for (const g of read.sources ?? []) if (g.type === "git" && g.digest) (gitCommits ??= {})[g.path] = g.digest.replace(/^git:/, "");
+      const volatile = read.unknown || read.sources?.some((s) => s.type === "url" && !s.digest);
+      if (volatile) {
         cacheable = false;
         key = randomBytes(32).toString("hex");
       }
-      key = stepKey({ parent: key, instruction: x, env: x.kind === "run" ? x.env : undefined, config: { user, workdir }, sources: read.sources, fromFiles: read.fromFiles, fromImageDigest: read.fromImageDigest, mountFrom: read.mountFrom });
+      const input = { instruction: x, env: x.kind === "run" ? x.env : undefined, config: { user, workdir }, sources: read.sources, fromFiles: read.fromFiles, fromImageDigest: read.fromImageDigest, mountFrom: read.mountFrom };
+      if ((x.kind === "copy" || x.kind === "add") && x.link) {
+        // The layer is looked up by what it holds alone; the steps after it still chain on the
+        // steps below it too (a new base must still invalidate a later RUN).
+        stepKeyOf = volatile ? randomBytes(32).toString("hex") : linkKey(input, p.layers);
+        key = afterLinkKey(key, stepKeyOf);
+      } else stepKeyOf = key = stepKey({ parent: key, ...input });
     }
     applyMetadata(state, x);
-    steps.push({ ins, x, user, workdir, runEnv, key, fsStep, cacheable });
+    steps.push({ ins, x, user, workdir, runEnv, key: fsStep ? stepKeyOf : key, fsStep, cacheable, gitCommits });
   }
   if (state.envSet) state.config.Env = p.scope.env();
   return { steps, config: state, key };
@@ -117,6 +137,19 @@ export function sourceDateEpoch(): number {
   return s && /^\d+$/.test(s) ? Number(s) : 0;
 }
 
+/**
+ * Flag values COPY/ADD can refuse before anything runs (and before a cache hit could skip the
+ * copy): --chmod must parse; --link with --chown by name is refused as BuildKit does
+ * (moby/buildkit#7134): the layer is built on an empty filesystem, which has no /etc/passwd.
+ */
+function checkCopyFlags(x: ExpandedCopy): void {
+  if (x.chmod !== undefined && x.chmod !== "") parseChmod(x.chmod);
+  if (x.link && x.chown) {
+    const named = x.chown.split(":").find((p) => p !== "" && !/^\d+$/.test(p) && p !== "root");
+    if (named !== undefined) throw new KilnError(`--chown=${x.chown} with --link: "${named}" is a name, and a --link layer is built without the image's /etc/passwd and /etc/group; use numeric ids (--chown=1000:1000)`);
+  }
+}
+
 /** The COPY/ADD request for an expanded instruction. */
 export function copySpec(x: ExpandedCopy, rootfs: string, sourceRoot: string, ignore: IgnoreMatcher | undefined, workdir: string | undefined): CopySpec {
   return {
@@ -131,6 +164,7 @@ export function copySpec(x: ExpandedCopy, rootfs: string, sourceRoot: string, ig
     chmod: x.chmod,
     isAdd: x.kind === "add",
     checksum: x.checksum,
+    keepGitDir: x.keepGitDir,
     exclude: x.exclude,
     parents: x.parents,
     // Files from another stage or image keep their owners; context files become 0:0.

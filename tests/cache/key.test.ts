@@ -112,7 +112,7 @@ describe("keys of a real Dockerfile (as the planner computes them)", () => {
     const st = plan.stages[0]!;
     const scope = new StageScope(plan, st, { env: ["PATH=/usr/bin:/bin"] });
     const p = await planSteps({
-      scope, instructions: st.instructions, start: { config: { Env: ["PATH=/usr/bin:/bin"] }, cmdSetHere: false }, baseKey: baseKey({ manifestDigest: BASE }),
+      scope, instructions: st.instructions, start: { config: { Env: ["PATH=/usr/bin:/bin"] }, cmdSetHere: false }, baseKey: baseKey({ manifestDigest: BASE }), layers: {},
       cache: { runLayers: true, copyLayers: true }, describe: async () => ({ sources: [] }), atLine: (_i, f) => f(),
     });
     return p.steps.map((s) => ({ kind: s.x.kind, key: s.key, x: s.x, runEnv: s.runEnv }));

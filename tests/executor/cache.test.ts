@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { baseImages, registry, type BaseImageRefs, type RegistryHandle } from "../env.ts";
 import { imageFiles } from "./image-files.ts";
+import { hitMiss, kilnBuild } from "./kiln-build.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const tmp = mkdtempSync(join(tmpdir(), "kiln-cache-e2e-"));
@@ -19,18 +20,8 @@ beforeAll(async () => {
   bases = await baseImages();
 });
 
-let n = 0;
-interface Built { code: number | null; err: string; report: { stage: number; hit: boolean; instruction: string }[] }
-function build(ctx: string, dest: string, args: string[]): Built {
-  const report = join(tmp, `report-${++n}.json`);
-  const r = spawnSync(join(root, "node_modules", ".bin", "bun"), [join(root, "mod.ts"), "build", "-c", ctx, "-d", dest, "--cache-report", report, ...args], { encoding: "utf8" });
-  let rows = [];
-  try {
-    rows = JSON.parse(readFileSync(report, "utf8"));
-  } catch { /* no report when the build failed */ }
-  return { code: r.status, err: r.stderr, report: rows };
-}
-const hm = (b: Built) => b.report.map((r) => (r.hit ? "H" : "M")).join("");
+const build = (ctx: string, dest: string, args: string[]) => kilnBuild(tmp, ctx, dest, args);
+const hm = hitMiss;
 
 test("RUN date gives the same date on a rebuild, and the same image", async () => {
   const ctx = join(tmp, "date");

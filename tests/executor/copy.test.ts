@@ -205,7 +205,13 @@ describe("COPY files", () => {
     expect(mode("p/q/main.c")).toBe(0o700);
     expect(mode("p/q/lib")).toBe(0o700);
     expect(mode("p")).toBe(0o755);
-    await expect(copyInto(spec({ sources: ["a.txt"], dest: "/z", chmod: "u+x" }))).rejects.toThrow(/--chmod=u\+x/);
+    // Symbolic (dockerfile 1.14): X adds execute to directories and already-executable files only.
+    write(path.join(ctx, "src/run.sh"), "#!/bin/sh\n", 0o744);
+    await copyInto(spec({ sources: ["src"], dest: "/s/", chmod: "go-rwx,o+X" }));
+    expect(mode("s/main.c")).toBe(0o600);
+    expect(mode("s/run.sh")).toBe(0o701);
+    expect(mode("s/lib")).toBe(((fs.statSync(path.join(ctx, "src/lib")).mode & 0o700) | 0o001));
+    await expect(copyInto(spec({ sources: ["a.txt"], dest: "/z", chmod: "u+q" }))).rejects.toThrow(/--chmod=u\+q/);
   });
 
   test("--chown numeric, by name, name:group, and created parents", async () => {

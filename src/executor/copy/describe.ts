@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import { createHash } from "node:crypto";
 import { KilnError } from "../../util/errors.ts";
+import { resolveGitInput, splitGitSources } from "./git.ts";
 import { parseChecksum } from "./remote.ts";
 import { enumerateSources } from "./sources.ts";
 import type { CopySpec, SourceEntry } from "./types.ts";
@@ -30,6 +31,14 @@ function digestFile(path: string, name: string, cmd: string): string {
 }
 
 export async function describeSources(spec: CopySpec): Promise<SourceEntry[]> {
+  // A git source is keyed on the commit its ref resolves to now (ls-remote: no clone for a hit).
+  const { gits, rest } = splitGitSources(spec);
+  const git: SourceEntry[] = [];
+  for (const g of gits) {
+    const r = await resolveGitInput(g, spec.checksum);
+    git.push({ path: g.source, type: "git", mode: 0, uid: 0, gid: 0, size: 0, digest: "git:" + r.commit });
+  }
+  if (gits.length > 0) return [...git, ...(await describeSources({ ...rest, checksum: undefined }))].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   try {
     return describeUnchecked(spec);
   } catch (e) {

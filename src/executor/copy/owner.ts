@@ -50,11 +50,3 @@ export function resolveChown(rootfs: string, chown: string): Owner {
   }
   return { uid, gid };
 }
-
-/** --chmod: octal only (BuildKit's symbolic u+x forms are not supported yet). */
-export function parseChmod(chmod: string): number {
-  if (!/^[0-7]{1,4}$/.test(chmod)) {
-    throw new KilnError(`--chmod=${chmod}: invalid mode; use octal digits such as 755 or 0644`);
-  }
-  return parseInt(chmod, 8);
-}

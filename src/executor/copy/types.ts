@@ -19,11 +19,15 @@ export interface CopySpec {
   workdir: string;
   /** --chown=user[:group], resolved in the rootfs's /etc/passwd and /etc/group. */
   chown?: string;
-  /** --chmod=OCTAL, applied to every copied file and directory. */
+  /** --chmod: octal or symbolic (chmod.ts), applied to every copied file and directory. */
   chmod?: string;
   isAdd: boolean;
-  /** ADD --checksum=sha256:<hex> for URL sources. */
+  /** ADD --checksum: sha256:<hex> for URL sources, the commit id for git sources. */
   checksum?: string;
+  /** ADD --keep-git-dir: git sources keep their .git directory. */
+  keepGitDir?: boolean;
+  /** Git sources: the commit the cache key was computed with, per source; the copy must find the same. */
+  gitCommits?: Record<string, string>;
   /** --exclude patterns (moby patternmatcher, relative to each source). */
   exclude?: string[];
   /** --parents: keep each source's path (relative to the source root) under dest. */
@@ -42,7 +46,7 @@ export interface CopyResult {
   paths: string[];
 }
 
-export type SourceType = "file" | "dir" | "symlink" | "url" | "heredoc";
+export type SourceType = "file" | "dir" | "symlink" | "url" | "heredoc" | "git";
 
 export interface SourceEntry {
   /**
@@ -55,7 +59,7 @@ export interface SourceEntry {
   uid: number;
   gid: number;
   size: number;
-  /** "sha256:<hex>" of a file's or heredoc's content; a URL's --checksum when given. */
+  /** "sha256:<hex>" of a file's or heredoc's content; a URL's --checksum when given; "git:<commit>" for git. */
   digest?: string;
   /** Symlink target. */
   link?: string;
