@@ -139,10 +139,10 @@ describe("credentials typed into flags, references and URLs are not echoed", () 
   // names it must hide it, in every form kiln ships in. Loopback port 1 is closed, so ADD fails.
   const pw = plant("typed-pw");
   const cases: [string, string[], string, RegExp][] = [
-    ["--destination user:password@host/x:t", ["-d", `user:${pw}@host/x:t`], "FROM scratch\n", /^kiln: flag --destination: \*\*\*@host\/x:t: invalid image reference "\*\*\*@host\/x:t"/m],
+    ["--destination user:password@host/x:t", ["-d", `user:${pw}@host/x:t`], "FROM scratch\n", /^kiln: flag --destination: \*\*\*@host\/x:t: credentials do not belong in an image location/m],
     ["--destination https://user:password@host/x", ["-d", `https://user:${pw}@127.0.0.1:1/x:t`], "FROM scratch\n", /^kiln: flag --destination: .*\*\*\*@/m],
     ["--cache-repo user:password@host/x", ["--no-push", "--cache", "--cache-repo", `user:${pw}@127.0.0.1:1/cache`], "FROM scratch\nCOPY f /f\n", /\*\*\*@127\.0\.0\.1:1\/cache/],
-    ["FROM user:password@host/x", ["--no-push"], `FROM user:${pw}@127.0.0.1:1/x:t\n`, /^kiln: Dockerfile:1: .*invalid image reference "\*\*\*@127\.0\.0\.1:1\/x:t"/m],
+    ["FROM user:password@host/x", ["--no-push"], `FROM user:${pw}@127.0.0.1:1/x:t\n`, /^kiln: Dockerfile:1: base image: \*\*\*@127\.0\.0\.1:1\/x:t: credentials do not belong in an image location/m],
     ["ADD http://user:password@host/file", ["--no-push"], `FROM scratch\nADD http://user:${pw}@127.0.0.1:1/file /file\n`, /^kiln: Dockerfile:2: ADD http:\/\/\*\*\*@127\.0\.0\.1:1\/file: download failed/m],
   ];
   for (const form of FORMS) {
