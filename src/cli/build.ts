@@ -146,6 +146,7 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
     noPushCache: f.bool("no-push-cache"),
     cacheRunLayers: f.bool("cache-run-layers", true),
     cacheCopyLayers: f.bool("cache-copy-layers", true),
+    cacheRunMounts: f.bool("cache-run-mounts"),
     insecureRegistries: insecure,
     skipTlsVerify: f.bool("skip-tls-verify"),
     skipTlsVerifyRegistries: f.list("skip-tls-verify-registry"),

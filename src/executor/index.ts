@@ -16,6 +16,7 @@ import { parseDestinations, writeOutputs } from "./outputs.ts";
 import { StageBuilder } from "./stage.ts";
 import type { CacheUse, StageResult, StepReport } from "./stage-types.ts";
 import { inferCacheRepo, openCacheStore, type CacheStore } from "../cache/index.ts";
+import { openCacheMounts } from "../cache/mount-store.ts";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
@@ -89,6 +90,8 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
     const now = new Date();
     if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
     const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log, deps.cacheStore) : undefined;
+    const mounts = openCacheMounts(opts, cache?.store, { platform: toImagePlatform(tp), workDir: ws.layers, log });
+    if (cache) cache.mounts = mounts;
     const report: StepReport[] = [];
     const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
     if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
@@ -98,6 +101,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
         const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer }, index);
         results.set(index, await builder.build());
       }
+      if (cache?.mounts) cache.pending.push(cache.mounts.storeChanged()); // only after a successful build
     } finally {
       // Cache writes never fail the build, but they must finish before we exit or push.
       if (cache) await Promise.all(cache.pending);
