@@ -137,14 +137,14 @@ export class CacheMountSync implements CacheMountRemote {
       // Past half the TTL an unchanged entry is written again, so a cache in use does not expire.
       const refresh = !!t.hit && expired(t.hit.created, this.o.ttlMs / 2, this.now());
       const marker = readMarker(t.dir);
-      const unchanged = () => this.o.log.info(`${what}: unchanged, not stored again`, { event: "cache-mount-unchanged", id: t.id, key: t.key });
-      if (!refresh && stored && marker?.key === t.key && marker.content === stored && marker.fingerprint === fp.fingerprint) return unchanged();
+      const unchanged = (why: string) => this.o.log.info(`${what}: unchanged (${why}), not stored again`, { event: "cache-mount-unchanged", id: t.id, key: t.key });
+      if (!refresh && stored && marker?.key === t.key && marker.content === stored && marker.fingerprint === fp.fingerprint) return unchanged("untouched since it was synced");
       if (!stored && fp.entries === 0) return; // nothing worth keeping
       const layer = await archiveDir(t.dir, this.o.workDir);
       try {
         if (!refresh && stored === layer.diffId) {
           writeMarker(t.dir, { key: t.key, content: stored, fingerprint: fp.fingerprint });
-          return unchanged();
+          return unchanged("same content digest");
         }
         this.o.log.info(`${what}: storing ${humanSize(layer.size)} in ${this.o.store.describe()}`, { event: "cache-mount-store", id: t.id, key: t.key, size: layer.size });
         await this.o.store.put(t.key, layer, { createdBy: `kiln: cache mount ${t.id}`, platform: this.o.platform });
