@@ -11,7 +11,7 @@ import type { Platform } from "../image/types.ts";
 import { humanSize, type Logger } from "../util/log.ts";
 import { encodeCanon } from "./encoding.ts";
 import { expired, type CacheHit } from "./entry.ts";
-import { archiveDir, dirFingerprint, extractArchive } from "./mount-archive.ts";
+import { archiveDir, contentDigest, dirFingerprint, extractArchive } from "./mount-archive.ts";
 import type { CacheStore } from "./store.ts";
 
 /** Part of every cache-mount key; bump it when the key record or the blob format changes. */
@@ -66,9 +66,20 @@ interface Tracked {
 /** Left next to a local cache directory: which stored content it was last synced with, and how it looked then. */
 interface SyncMarker {
   key: string;
-  /** diffID of the stored blob (the content digest). */
+  /** The content digest (mount-archive.ts contentDigest). */
   content: string;
   fingerprint: string;
+}
+
+/** An entry's history created_by: `kiln: cache mount <id> content sha256:<hex>` (docs/cache.md). */
+function createdBy(id: string, content: string): string {
+  return `kiln: cache mount ${id} content ${content}`;
+}
+
+/** The content digest an entry was stored with; undefined for an entry that does not say. */
+function storedContent(hit: CacheHit | undefined): string | undefined {
+  if (!hit?.layer) return undefined;
+  return / content (sha256:[0-9a-f]{64})$/.exec(hit.createdBy)?.[1];
 }
 
 export class CacheMountSync implements CacheMountRemote {
@@ -94,7 +105,8 @@ export class CacheMountSync implements CacheMountRemote {
       mkdirSync(tmp, { recursive: true, mode: 0o700 });
       await extractArchive(await layer.open(), tmp, what, t.hit.layer.mediaType, (m) => this.o.log.warn(m));
       // Taken before the rename, which changes nothing below the directory.
-      writeMarker(dir, { key: t.key, content: t.hit.layer.diffId, fingerprint: (await dirFingerprint(tmp)).fingerprint });
+      const content = storedContent(t.hit);
+      if (content) writeMarker(dir, { key: t.key, content, fingerprint: (await dirFingerprint(tmp)).fingerprint });
       this.o.log.info(`${what}: fetched ${humanSize(t.hit.layer.size)} from ${this.o.store.describe()} (stored ${t.hit.created})`, {
         event: "cache-mount-fetch", id, key: t.key, size: t.hit.layer.size,
       });
@@ -133,23 +145,24 @@ export class CacheMountSync implements CacheMountRemote {
         t.probed = true;
         t.hit = (await this.o.store.probe([t.key]))[0];
       }
-      const stored = t.hit?.layer?.diffId;
+      const stored = storedContent(t.hit);
       // Past half the TTL an unchanged entry is written again, so a cache in use does not expire.
       const refresh = !!t.hit && expired(t.hit.created, this.o.ttlMs / 2, this.now());
       const marker = readMarker(t.dir);
       const unchanged = (why: string) => this.o.log.info(`${what}: unchanged (${why}), not stored again`, { event: "cache-mount-unchanged", id: t.id, key: t.key });
       if (!refresh && stored && marker?.key === t.key && marker.content === stored && marker.fingerprint === fp.fingerprint) return unchanged("untouched since it was synced");
       if (!stored && fp.entries === 0) return; // nothing worth keeping
+      const content = await contentDigest(t.dir);
+      if (!refresh && stored === content) {
+        writeMarker(t.dir, { key: t.key, content, fingerprint: fp.fingerprint });
+        return unchanged("same content digest");
+      }
       const layer = await archiveDir(t.dir, this.o.workDir);
       try {
-        if (!refresh && stored === layer.diffId) {
-          writeMarker(t.dir, { key: t.key, content: stored, fingerprint: fp.fingerprint });
-          return unchanged("same content digest");
-        }
         this.o.log.info(`${what}: storing ${humanSize(layer.size)} in ${this.o.store.describe()}`, { event: "cache-mount-store", id: t.id, key: t.key, size: layer.size });
-        await this.o.store.put(t.key, layer, { createdBy: `kiln: cache mount ${t.id}`, platform: this.o.platform });
+        await this.o.store.put(t.key, layer, { createdBy: createdBy(t.id, content), platform: this.o.platform });
         // A failed put warned; the marker then names content the store lacks, so the next build compares again.
-        writeMarker(t.dir, { key: t.key, content: layer.diffId, fingerprint: fp.fingerprint });
+        writeMarker(t.dir, { key: t.key, content, fingerprint: fp.fingerprint });
       } finally {
         rmSync(layer.path, { force: true });
       }

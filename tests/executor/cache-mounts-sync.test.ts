@@ -97,6 +97,27 @@ describe("CacheMountSync over the planner", () => {
     expect(readdirSync(join(await d.mount(), "deb")).sort()).toEqual(["a.deb", "b.deb", "c.deb"]);
   });
 
+  test("files rewritten with the same bytes (new times, new inodes) are not a change; the entry names its content digest", async () => {
+    const store = new MemoryCacheStore();
+    const a = runner(store);
+    fill(await a.mount(), { "lists/InRelease": "release\n", "lists/Packages": "pkgs\n" });
+    await a.sync.storeChanged();
+    const [hit] = await store.probe([key]);
+    expect(hit!.createdBy).toMatch(/^kiln: cache mount pkgs content sha256:[0-9a-f]{64}$/);
+    const b = runner(store);
+    const db = await b.mount();
+    rmSync(join(db, "lists", "InRelease"));
+    await Bun.sleep(20);
+    fill(db, { "lists/InRelease": "release\n" });
+    await b.sync.storeChanged();
+    expect(store.puts.length).toBe(1);
+    expect(b.logs).toContain(`cache mount "pkgs": unchanged (same content digest), not stored again`);
+    // One byte more is a change.
+    fill(db, { "lists/InRelease": "release!\n" });
+    await b.sync.storeChanged();
+    expect(store.puts.length).toBe(2);
+  });
+
   test("the directory's mode and owner come from the mount options, as for a new local cache", async () => {
     const store = new MemoryCacheStore();
     const a = runner(store);
