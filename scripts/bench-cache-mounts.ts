@@ -11,7 +11,9 @@
 //      mount and "installs" them. --rate-mbps throttles the mirror (0: as fast as loopback, the
 //      worst case for a remote cache mount, whose blob comes from an equally fast registry).
 // apt: the Debian base image and the machine's apt mirror (network): apt-get update + install
-//      with /var/cache/apt and /var/lib/apt/lists as cache mounts (BuildKit's documented pattern).
+//      with /var/cache/apt and /var/lib/apt/lists as cache mounts (BuildKit's documented pattern;
+//      without apt's pkgcache.bin files, which apt rebuilds on every run: they would make the
+//      mount "changed" each time and be uploaded again).
 // Time is wall seconds of the whole `kiln build` (build, cache writes, push); bytes are what
 // the registry served/stored (its access log) and what came from the package mirror.
 import { spawn } from "node:child_process";
@@ -21,11 +23,11 @@ import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSy
 import { createServer, type Server } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { pushBaseImages } from "./base-images.ts";
+import { pushBaseImages, REPO_ROOT } from "./base-images.ts";
 import { startRegistry, type RegistryHandle } from "./registry.ts";
 import { logMark, traffic } from "./bench/registry-bytes.ts";
 
-const REPO = join(import.meta.dirname, "..");
+const REPO = REPO_ROOT;
 const BUN = join(REPO, "node_modules", ".bin", "bun");
 
 function arg(name: string, dflt: string): string {
@@ -138,7 +140,7 @@ ARG RUN_ID
 RUN --mount=type=cache,id=bench-apt-archives,target=/var/cache/apt,sharing=locked \\
     --mount=type=cache,id=bench-apt-lists,target=/var/lib/apt/lists,sharing=locked \\
     echo "run $RUN_ID" && rm -f /etc/apt/apt.conf.d/docker-clean && \\
-    echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache && \\
+    printf '%s\\n' 'Binary::apt::APT::Keep-Downloaded-Packages "true";' 'Dir::Cache::pkgcache "";' 'Dir::Cache::srcpkgcache "";' > /etc/apt/apt.conf.d/keep-cache && \\
     apt-get update && apt-get install -y --no-install-recommends curl ca-certificates
 `);
   return { name: "apt", context: ctx, base: debian, mark: () => 0, mirrorBytes: (log) => aptFetched(log) };
@@ -154,7 +156,7 @@ async function trial(s: Scenario, mode: "without" | "with", r: RegistryHandle): 
   const b = await kilnBuild(s.context, `${r.host}/bench/${s.name}-${mode}:${runId}`, args);
   const t = traffic(r.logFile, r.dataDir, from);
   rmSync(dir, { recursive: true, force: true });
-  const note = mode === "with" ? (b.log.includes("fetched") ? "fetched" : "NOT FETCHED") : "";
+  const note = mode === "with" ? `${b.log.includes(": fetched") ? "fetched" : "NOT FETCHED"}${b.log.includes(": storing") ? "+stored again" : ""}` : "";
   return { wall: b.wall, regDown: t.read, regUp: t.written, mirror: s.mirrorBytes(b.log, m0), note };
 }
 
