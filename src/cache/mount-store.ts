@@ -59,6 +59,8 @@ interface Tracked {
   /** The store was asked (hit is then what it said). */
   probed: boolean;
   hit?: CacheHit;
+  /** The stored copy could not be fetched: its blob is bad whatever its content digest says. */
+  broken?: boolean;
   /** At least one writable, shared or locked mount: a candidate for storing. */
   store: boolean;
 }
@@ -112,6 +114,7 @@ export class CacheMountSync implements CacheMountRemote {
       });
       return true;
     } catch (e) {
+      t.broken = true;
       rmSync(tmp, { recursive: true, force: true });
       this.o.log.warn(`${what}: could not fetch the stored copy from ${this.o.store.describe()} (${(e as Error).message}); starting with an empty cache`, {
         event: "cache-mount-fetch-failed", id, key: t.key,
@@ -146,8 +149,9 @@ export class CacheMountSync implements CacheMountRemote {
         t.hit = (await this.o.store.probe([t.key]))[0];
       }
       const stored = storedContent(t.hit);
-      // Past half the TTL an unchanged entry is written again, so a cache in use does not expire.
-      const refresh = !!t.hit && expired(t.hit.created, this.o.ttlMs / 2, this.now());
+      // Past half the TTL an unchanged entry is written again, so a cache in use does not expire;
+      // an entry whose blob could not be fetched is replaced whatever it says it holds.
+      const refresh = !!t.hit && (t.broken || expired(t.hit.created, this.o.ttlMs / 2, this.now()));
       const marker = readMarker(t.dir);
       const unchanged = (why: string) => this.o.log.info(`${what}: unchanged (${why}), not stored again`, { event: "cache-mount-unchanged", id: t.id, key: t.key });
       if (!refresh && stored && marker?.key === t.key && marker.content === stored && marker.fingerprint === fp.fingerprint) return unchanged("untouched since it was synced");
