@@ -90,7 +90,7 @@ async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDe
     const now = new Date();
     if (opts.cache && opts.singleSnapshot) log.warn("--cache is not used with --single-snapshot (there are no per-step layers to cache)");
     const cache = opts.cache && !opts.singleSnapshot ? openCache(opts, client, log, deps.cacheStore) : undefined;
-    const mounts = openCacheMounts(opts, cache?.store, { platform: toImagePlatform(tp), workDir: ws.layers, log });
+    const mounts = openCacheMounts(opts, cache?.store, { platform: toImagePlatform(tp), workDir: join(ws.dir, "cache-mounts"), log });
     if (cache) cache.mounts = mounts;
     const report: StepReport[] = [];
     const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
