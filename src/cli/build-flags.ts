@@ -52,6 +52,7 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
   { name: "cache-report", type: "string", arg: "file", help: "kiln: write a JSON report of cache hits and misses" },
   { name: "no-push-cache", type: "bool", help: "read the cache but never write to it" },
   { name: "cache-run-layers", type: "bool", help: "cache RUN layers", defaultText: "true" },
+  { name: "cache-run-mounts", type: "bool", help: "kiln: also keep RUN --mount=type=cache directories in the cache repo (fetched when a RUN needs one, stored when changed), for ephemeral CI runners" },
   { name: "cache-copy-layers", type: "bool", help: "cache COPY/ADD layers (kiln's default is true; kaniko's is false)", defaultText: "true" },
   { name: "compressed-caching", type: "bool", help: "accepted for kaniko; no effect: kiln streams layers to disk and never holds them in memory", defaultText: "true" },
   ...PULL_FLAGS,

@@ -112,6 +112,7 @@ function toBuildOptions(f: Flags, env: Env): Omit<BuildCommandLine, "help"> {
     cacheCopyLayers: f.bool("cache-copy-layers", true),
     // --insecure…, --skip-tls-verify…, --registry-certificate/-client-cert/-mirror/-map, --image-download-retry.
     ...pullFlagOptions(f, env),
+    cacheRunMounts: f.bool("cache-run-mounts"),
     reproducible: f.bool("reproducible"),
     singleSnapshot: f.bool("single-snapshot"),
     // kaniko's full, redo and time all become the walk: it compares inode, ctime, mtime, size,

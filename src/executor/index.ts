@@ -17,6 +17,7 @@ import { parseDestinations, writeOutputs } from "./outputs.ts";
 import { StageBuilder } from "./stage.ts";
 import type { CacheUse, StageResult, StepReport } from "./stage-types.ts";
 import { inferCacheRepo, openCacheStore, type CacheStore } from "../cache/index.ts";
+import { openCacheMounts } from "../cache/mount-store.ts";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isCompiled } from "../runtime/index.ts";
@@ -148,9 +149,15 @@ export interface PlatformImage {
 
 /** Build plan `i` of the session into an image, without writing any output. */
 export async function buildPlatformImage(session: BuildSession, i: number, log: Logger): Promise<PlatformImage> {
-  const { opts, ws, ctx, cache } = session;
+  const { opts, ws, ctx } = session;
   const plan = session.plans[i]!;
   const tp = plan.targetPlatform;
+  // RUN cache mounts kept in the cache repository are per platform (--cache-run-mounts); the
+  // layer cache and its pending writes are shared by every platform of the build.
+  const cache: CacheUse | undefined = session.cache && {
+    ...session.cache,
+    mounts: openCacheMounts(opts, session.cache.store, { platform: toImagePlatform(tp), workDir: join(ws.dir, `cache-mounts-${i}`), log }),
+  };
   const images = new ImageResolver(session.client, toImagePlatform(tp), session.strict);
   // Fetch every stage's base manifest and config at once, before the stages need them.
   for (const i of plan.order) {
@@ -168,6 +175,7 @@ export async function buildPlatformImage(session: BuildSession, i: number, log: 
       const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer }, index);
       results.set(index, await builder.build());
     }
+    if (cache?.mounts) cache.pending.push(cache.mounts.storeChanged()); // only after a successful build
   } finally {
     // Cache writes never fail the build, but they must finish before we exit or push.
     if (cache) await Promise.all(cache.pending);

@@ -31,6 +31,8 @@ export interface BuildOptions extends RunMountOptions {
   noPushCache: boolean;
   cacheRunLayers: boolean;
   cacheCopyLayers: boolean;
+  /** --cache-run-mounts: keep RUN --mount=type=cache directories in the cache repository too (docs/cache.md). */
+  cacheRunMounts?: boolean;
   /** Registries reached over plain HTTP (hosts, host:port). "*" when --insecure was given. */
   insecureRegistries: string[];
   skipTlsVerify: boolean;

@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { join, posix, relative } from "node:path";
 import { parseMountSpecs, type CacheSpec, type MountSpec } from "../dockerfile/mount-spec.ts";
 import type { ExpandedRun, StageRef } from "../dockerfile/index.ts";
+import type { CacheMountRemote } from "../cache/mount-store.ts";
 import type { IgnoreMatcher } from "../dockerfile/dockerignore.ts";
 import { ShellLex } from "../dockerfile/lexer.ts";
 import type { NetworkMode, RunMount } from "../run/index.ts";
@@ -33,6 +34,8 @@ export interface MountContext {
   /** A directory of the build's workspace for throwaway cache directories (sharing=private). */
   scratch: string;
   warn(message: string): void;
+  /** --cache-run-mounts: cache directories are fetched from and stored in the cache repository. */
+  remote?: CacheMountRemote;
 }
 
 export interface PlannedMounts {
@@ -89,8 +92,9 @@ export async function planRunMounts(x: ExpandedRun, mc: MountContext): Promise<P
         }
         case "cache": {
           const seed = s.from ? sourceIn(await rootOf(mc, froms[i]!, s.from), s.source, s.from) : undefined;
-          const dir = opened.get(s.id) ?? (await openCacheDir(cacheMountRoot(mc.opts), s, seed, mc.scratch, releases));
+          const dir = opened.get(s.id) ?? (await openCacheDir(cacheMountRoot(mc.opts), s, seed, mc.scratch, releases, mc.remote));
           opened.set(s.id, dir);
+          if (mc.remote && s.sharing !== "private" && !s.readonly) mc.remote.used(s.id, dir);
           mounts.push({ kind: "bind", source: dir, target: target!, readonly: s.readonly });
           break;
         }
@@ -201,8 +205,10 @@ function lstatOrNull(p: string) {
 /**
  * The cache directory of one id: created on first use (mode/uid/gid, seeded from from=/source), then
  * shared across builds. locked: wait for other holders; private: a throwaway directory when held.
+ * With a remote, a missing or empty directory is first filled from the cache repository (a
+ * non-empty local copy is kept as it is); the stored copy replaces from=/source seeding.
  */
-async function openCacheDir(base: string, s: CacheSpec, seed: string | undefined, scratch: string, releases: (() => void)[]): Promise<string> {
+async function openCacheDir(base: string, s: CacheSpec, seed: string | undefined, scratch: string, releases: (() => void)[], remote?: CacheMountRemote): Promise<string> {
   mkdirSync(base, { recursive: true, mode: 0o700 });
   const name = createHash("sha256").update(s.id).digest("hex").slice(0, 32);
   const dir = join(base, name);
@@ -219,6 +225,8 @@ async function openCacheDir(base: string, s: CacheSpec, seed: string | undefined
     }
     releases.push(() => rmSync(lock, { force: true }));
   }
+  const fresh = !existsSync(dir);
+  if (remote) await fillFromRemote(remote, dir, s);
   if (!existsSync(dir)) {
     // Built aside and renamed: a crash never leaves a half-seeded cache.
     const tmp = `${dir}.new-${process.pid}`;
@@ -229,6 +237,8 @@ async function openCacheDir(base: string, s: CacheSpec, seed: string | undefined
     } catch {
       rmSync(tmp, { recursive: true, force: true }); // another build made it first
     }
+  }
+  if (fresh) {
     try {
       // A record of which id a directory holds, for people cleaning up.
       const fd = openSync(`${dir}.id`, "w", 0o600);
@@ -238,6 +248,25 @@ async function openCacheDir(base: string, s: CacheSpec, seed: string | undefined
   }
   if (!statSync(dir).isDirectory()) throw new KilnError(`RUN --mount=type=cache: ${dir} is not a directory`);
   return dir;
+}
+
+/**
+ * Fill a missing or empty cache directory from the cache repository: extracted aside, then renamed
+ * into place (over an empty directory too), so a failed fetch or a crash leaves no half cache.
+ * Under the id's lock for sharing=locked/private (the caller takes it first).
+ */
+async function fillFromRemote(remote: CacheMountRemote, dir: string, s: CacheSpec): Promise<void> {
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) return;
+  const tmp = `${dir}.fetch-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  if (!(await remote.fill(s.id, tmp, dir))) return;
+  chownSync(tmp, s.uid, s.gid);
+  chmodSync(tmp, s.mode);
+  try {
+    renameSync(tmp, dir);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // another build filled it first
+  }
 }
 
 function createCacheDir(dir: string, s: CacheSpec, seed: string | undefined): void {

@@ -57,7 +57,7 @@ async function run(c: ExecContext, step: Step, x: ExpandedRun): Promise<WrittenL
   const cwd = step.workdir || "/";
   ensureWorkdir(rootfs, cwd);
   const planned = await planRunMounts(x, {
-    contextDir: c.env.ctx.dir, ignore: c.env.ctx.ignore, cwd, opts, scratch: ws.dir, warn: (m) => log.warn(m),
+    contextDir: c.env.ctx.dir, ignore: c.env.ctx.ignore, cwd, opts, scratch: ws.dir, warn: (m) => log.warn(m), remote: c.env.cache?.mounts,
     rootOf: (r) => ("stage" in r ? c.copyFrom.stage(r.stage) : c.copyFrom.image(r.image)),
   });
   const { argv, cleanup } = writeInlineFiles(rootfs, x.files, x.argv);

@@ -2,6 +2,7 @@
 // and the build driver (index.ts). Types only, so no part imports another through this file.
 import type { BuildPlan, StageScope } from "../dockerfile/index.ts";
 import type { CacheStore } from "../cache/index.ts";
+import type { CacheMountSync } from "../cache/mount-store.ts";
 import type { Image } from "../image/index.ts";
 import type { Logger } from "../util/log.ts";
 import type { BuildContext } from "./context.ts";
@@ -39,6 +40,8 @@ export interface CacheUse {
   copyLayers: boolean;
   /** Cache writes in flight; awaited before the image is pushed. */
   pending: Promise<void>[];
+  /** --cache-run-mounts: cache-mount directories fetched from and stored in the same repository. */
+  mounts?: CacheMountSync;
 }
 
 export interface StageEnv {
