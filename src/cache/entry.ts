@@ -34,6 +34,11 @@ export interface PutMeta {
   format?: ImageFormat;
   /** Recorded in the entry config (default linux/unknown: entries are not runnable images). */
   platform?: { os: string; architecture: string; variant?: string };
+  /**
+   * The store's blob of this layer's digest was found corrupt: upload it again even though the
+   * store says it has one (same content gives the same digest, so a plain put would keep the bad copy).
+   */
+  replaceBlob?: boolean;
 }
 
 export interface CacheHit {

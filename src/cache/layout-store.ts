@@ -2,6 +2,7 @@
 // in a registry, tagged through org.opencontainers.image.ref.name in index.json. Written by
 // the one layout writer (atomic, digest-checked blobs; index.json under a lock), so a build's
 // --oci-layout-path or `kiln copy` may share the directory.
+import { rmSync } from "node:fs";
 import type { Layer } from "../image/image.ts";
 import { layerFromFile } from "../image/layer.ts";
 import { readLayoutBlob } from "../image/layout.ts";
@@ -64,6 +65,7 @@ export class LayoutCacheStore implements CacheStore {
       if (!isCacheKey(key)) throw new Error(`"${key}" is not a cache key`);
       const e = buildEntry(key, layer, meta, this.now());
       const w = new OciLayoutWriter(this.dir).init();
+      if (layer && meta.replaceBlob) rmSync(blobPath(this.dir, layer.digest), { force: true }); // the stored copy is corrupt
       if (layer) await w.putFile(layer.path, layer.digest, layer.size);
       w.putBytes(e.configBytes, e.configDigest);
       w.putBytes(e.manifestBytes, e.manifestDigest);

@@ -164,7 +164,7 @@ export class CacheMountSync implements CacheMountRemote {
       const layer = await archiveDir(t.dir, this.o.workDir);
       try {
         this.o.log.info(`${what}: storing ${humanSize(layer.size)} in ${this.o.store.describe()}`, { event: "cache-mount-store", id: t.id, key: t.key, size: layer.size });
-        await this.o.store.put(t.key, layer, { createdBy: createdBy(t.id, content), platform: this.o.platform });
+        await this.o.store.put(t.key, layer, { createdBy: createdBy(t.id, content), platform: this.o.platform, replaceBlob: t.broken });
         // A failed put warned; the marker then names content the store lacks, so the next build compares again.
         writeMarker(t.dir, { key: t.key, content, fingerprint: fp.fingerprint });
       } finally {

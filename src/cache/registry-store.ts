@@ -85,7 +85,7 @@ export class RegistryCacheStore implements CacheStore {
         if (st.size !== layer.size) throw new Error(`layer file ${layer.path} is ${st.size} bytes, expected ${layer.size}`);
       }
       const e = buildEntry(key, layer, meta, this.now());
-      if (layer) await this.ensureBlob(layer.digest, () => this.client.uploadBlobFromFile(this.repository, layer.path, layer.digest, layer.size));
+      if (layer) await this.ensureBlob(layer.digest, () => this.client.uploadBlobFromFile(this.repository, layer.path, layer.digest, layer.size), meta.replaceBlob);
       await this.ensureBlob(e.configDigest, () => this.client.uploadBlobBytes(this.repository, e.configBytes).then(() => {}));
       // Last: only now may the tag exist. Concurrent PUTs of the same tag both succeed (last wins).
       await this.client.putManifest(this.repository.withTag(key), e.manifestBytes, e.mediaType);
@@ -94,9 +94,12 @@ export class RegistryCacheStore implements CacheStore {
     }
   }
 
-  /** Upload unless present; a failed upload is fine when a concurrent build committed the same blob meanwhile. */
-  private async ensureBlob(digest: string, upload: () => Promise<void>): Promise<void> {
-    if ((await this.client.headBlob(this.repository, digest)) !== undefined) return;
+  /**
+   * Upload unless present (`replace`: upload anyway, over a stored copy known to be corrupt); a
+   * failed upload is fine when a concurrent build committed the same blob meanwhile.
+   */
+  private async ensureBlob(digest: string, upload: () => Promise<void>, replace = false): Promise<void> {
+    if (!replace && (await this.client.headBlob(this.repository, digest)) !== undefined) return;
     try {
       await upload();
     } catch (e) {

@@ -62,6 +62,7 @@ export class StageBuilder {
         const step = this.layerSteps[e.cachedIndex];
         if (!step?.hit) throw e.cause;
         demoteFrom(plan.steps, step);
+        step.replaceBlob = true;
         env.log.warn(`${this.prefix} cache: the cached layer of "${step.ins.original}" cannot be used (${e.cause.message}); running the step again`, { event: "cache-bad-layer", stage: stage.index, key: step.key });
         img.reset();
         await rootfs.reset();
@@ -130,7 +131,7 @@ export class StageBuilder {
         await rootfs.ensure(img.base.layers, img.added);
         const written = await atLine(step.ins, () => executeStep(exec, step));
         img.add(written, step.x);
-        if (cache && step.cacheable) cache.pending.push(cache.store.put(step.key, written, { createdBy: createdBy(step.x) }));
+        if (cache && step.cacheable) cache.pending.push(cache.store.put(step.key, written, { createdBy: createdBy(step.x), replaceBlob: step.replaceBlob }));
         layer = written;
       } else if (step.x.kind !== "arg") {
         // --force-build-metadata (kaniko): metadata steps get a layer too, an empty one.

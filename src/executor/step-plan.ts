@@ -34,6 +34,8 @@ export interface Step {
   /** ADD of git sources with the cache on: the commit each source's key holds (the copy must take that one). */
   gitCommits?: Record<string, string>;
   hit?: CacheHit;
+  /** Its cached layer failed to unpack: the step's new entry replaces the stored blob too. */
+  replaceBlob?: boolean;
 }
 
 /**
