@@ -22,8 +22,7 @@ export function buildTargets(opts: BuildOptions): BuildTargets {
     if (opts.customPlatform) throw new UsageError("flag --platform: not with --custom-platform (--custom-platform is the single-platform spelling; use one of them)");
     const list = parsePlatformList(opts.platforms);
     if (list.length === 1) return { multi: false, platforms: [list[0]] };
-    // A docker-load tarball holds images, not an index (buildx's docker exporter refuses the same).
-    if (opts.tarPath) throw new UsageError("flag --tar-path: a docker-load tarball cannot hold a multi-platform image; use --oci-layout-path (it holds the index with every platform), or build one platform per --tar-path");
+    // --tar-path: one image per platform in the tarball (outputs.ts), tags suffixed with the platform.
     if (opts.root === "/") throw new UsageError("flag --platform: several platforms cannot be built in-container (--root /): build one platform per run");
     return { multi: true, platforms: list };
   }

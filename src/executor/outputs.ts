@@ -3,7 +3,7 @@
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { parseRegistryLocation } from "../image/location.ts";
 import { parseRepository, type Reference } from "../image/reference.ts";
-import { writeDockerArchive } from "../image/docker-archive.ts";
+import { writeDockerArchive, writeDockerArchiveImages } from "../image/docker-archive.ts";
 import { writeOciLayout } from "../image/layout.ts";
 import type { Image } from "../image/image.ts";
 import { pushImage, type RegistryClient } from "../registry/index.ts";
@@ -67,12 +67,30 @@ export async function writeIndexOutputs(idx: BuiltIndex, opts: BuildOptions, cli
     await writeOciLayoutIndex(idx, opts.ociLayoutPath, dests[0]?.tag ?? "latest");
     log.info(`wrote OCI layout ${opts.ociLayoutPath} (index of ${idx.images.length} platforms)`, { event: "output", kind: "oci-layout", path: opts.ociLayoutPath });
   }
+  if (opts.tarPath) {
+    // A docker-load tarball holds images, not an index: one per platform, each destination's tag
+    // suffixed with the platform (app:1 → app:1-linux-arm64), as multi-arch tags are commonly named.
+    const tmp = `${opts.tarPath}.kiln-partial`;
+    try {
+      const entries = idx.images.map((img, i) => ({ img, refTags: dests.filter((d) => d.tag).map((d) => d.withTag(`${d.tag}-${platformTag(idx.index.manifests[i]!.platform!)}`).toString()) }));
+      await writeDockerArchiveImages(entries, tmp);
+      renameSync(tmp, opts.tarPath);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    log.info(`wrote image tarball ${opts.tarPath} (${idx.images.length} platforms)`, { event: "output", kind: "tar", path: opts.tarPath });
+  }
   if (!opts.noPush && dests.length > 0) {
     const t0 = performance.now();
     const res = await pushIndex(client, idx, dests, { mountFrom: [...new Set(mountFrom)].map((r) => parseRepository(r)), onBlob: (e) => log.debug(`blob ${e.digest.slice(0, 19)} ${e.action} at ${e.destination.context()}`) });
     logPushed(log, res, t0);
   }
   writeDigestFiles(idx.digest, dests, opts);
+}
+
+/** "linux-arm64-v8": a platform as a tag suffix. */
+function platformTag(p: { os: string; architecture: string; variant?: string }): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join("-");
 }
 
 /** What a push did: each reference pushed, then the blob counts and the time. */

@@ -14,18 +14,25 @@ const enc = new TextEncoder();
 
 /** Write `img` as a docker-archive tarball tagged with `refTags` (e.g. ["registry/app:1"]). */
 export async function writeDockerArchive(img: Image, file: string, refTags: readonly string[] = []): Promise<void> {
-  if (img.layers.some((l) => isForeignLayer(l.mediaType))) throw new KilnError(`${file}: images with foreign layers cannot be saved as a docker archive`);
-  const tags = refTags.map((t) => {
-    const r = parseReference(t);
-    if (!r.tag) throw new KilnError(`--tar-path: "${t}" needs a tag to name the image in the archive`);
-    return r.withTag(r.tag).familiar();
+  await writeDockerArchiveImages([{ img, refTags }], file);
+}
+
+/**
+ * Several images in one docker-archive tarball (`docker save a b` writes the same): one
+ * manifest.json entry each, a blob shared by two images stored once. A multi-platform build's
+ * --tar-path holds one per platform, each under its own tags.
+ */
+export async function writeDockerArchiveImages(images: readonly { img: Image; refTags: readonly string[] }[], file: string): Promise<void> {
+  const blobName = (l: Image["layers"][number]) => `${digestHex(l.digest)}${{ gzip: ".tar.gz", zstd: ".tar.zst", none: ".tar" }[layerCompression(l.mediaType)]}`;
+  const manifest = images.map(({ img, refTags }) => {
+    if (img.layers.some((l) => isForeignLayer(l.mediaType))) throw new KilnError(`${file}: images with foreign layers cannot be saved as a docker archive`);
+    const tags = refTags.map((t) => {
+      const r = parseReference(t);
+      if (!r.tag) throw new KilnError(`--tar-path: "${t}" needs a tag to name the image in the archive`);
+      return r.withTag(r.tag).familiar();
+    });
+    return { Config: `${digestHex(img.configDigest)}.json`, RepoTags: tags, Layers: img.layers.map(blobName) };
   });
-  const configName = `${digestHex(img.configDigest)}.json`;
-  const layerNames = img.layers.map((l) => {
-    const ext = { gzip: ".tar.gz", zstd: ".tar.zst", none: ".tar" }[layerCompression(l.mediaType)];
-    return `${digestHex(l.digest)}${ext}`;
-  });
-  const manifest = [{ Config: configName, RepoTags: tags, Layers: layerNames }];
   const tmp = `${file}.tmp-${process.pid}`;
   const out = createWriteStream(tmp);
   const write = async (b: Uint8Array) => {
@@ -37,15 +44,19 @@ export async function writeDockerArchive(img: Image, file: string, refTags: read
     await write(padding(bytes.length));
   };
   try {
-    await writeFile(configName, img.configBytes);
     const seen = new Set<string>();
-    for (const [i, l] of img.layers.entries()) {
-      const name = layerNames[i]!;
-      if (seen.has(name)) continue; // the same blob twice is stored once
-      seen.add(name);
-      await write(fileHeader(name, l.size));
-      for await (const chunk of await l.open()) await write(chunk);
-      await write(padding(l.size));
+    for (const [n, { img }] of images.entries()) {
+      const configName = manifest[n]!.Config;
+      if (!seen.has(configName)) await writeFile(configName, img.configBytes);
+      seen.add(configName);
+      for (const l of img.layers) {
+        const name = blobName(l);
+        if (seen.has(name)) continue; // the same blob twice is stored once
+        seen.add(name);
+        await write(fileHeader(name, l.size));
+        for await (const chunk of await l.open()) await write(chunk);
+        await write(padding(l.size));
+      }
     }
     await writeFile("manifest.json", enc.encode(JSON.stringify(manifest)));
     await write(END_OF_ARCHIVE);

@@ -211,10 +211,16 @@ describe("kiln build --platform: bad input pushes nothing", () => {
     expect(r.err).toContain("flag --platform: not with --custom-platform");
   });
 
-  test("--tar-path with several platforms", async () => {
-    const r = await kiln(["build", "-c", ctx, "--platform", "linux/amd64,linux/arm64", "--no-push", "--tar-path", join(tmp, "x.tar")]);
-    expect(r.code).toBe(2);
-    expect(r.err).toContain("flag --tar-path: a docker-load tarball cannot hold a multi-platform image");
+  needsQemu("--tar-path with several platforms: one image per platform, each destination tag suffixed with it", async () => {
+    const tar = join(tmp, "x.tar");
+    ok(await kiln(["build", "-c", ctx, "--platform", "linux/amd64,linux/arm64", "--no-push", "-d", `${reg.host}/mp/tar:1`, "--tar-path", tar]));
+    const manifest = JSON.parse(execFileSync("tar", ["-xOf", tar, "manifest.json"], { encoding: "utf8" })) as { Config: string; RepoTags: string[]; Layers: string[] }[];
+    expect(manifest.map((m) => m.RepoTags)).toEqual([[`${reg.host}/mp/tar:1-linux-amd64`], [`${reg.host}/mp/tar:1-linux-arm64-v8`]]);
+    // Each entry is a whole image of its platform: its config names the architecture.
+    const archs = manifest.map((m) => (JSON.parse(execFileSync("tar", ["-xOf", tar, m.Config], { encoding: "utf8" })) as { architecture: string }).architecture);
+    expect(archs).toEqual(["amd64", "arm64"]);
+    const listed = execFileSync("tar", ["-tf", tar], { encoding: "utf8" }).trim().split("\n");
+    for (const m of manifest) for (const l of m.Layers) expect(listed).toContain(l);
   });
 
   test("a base without the platform: the error lists the platforms it has; the other platform is not pushed", async () => {
