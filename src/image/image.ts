@@ -1,7 +1,6 @@
 // The immutable image model (after go-containerregistry's v1.Image): a manifest, its
 // config and its layers. Sources (registry, OCI layout, tarball, local files) produce
 // Images; pure functions in mutate.ts derive new ones; sinks and pushImage consume them.
-import { cloneJson } from "../util/clone.ts";
 import { KilnError } from "../util/errors.ts";
 import { sha256 } from "./digest.ts";
 import { configMediaType, DOCKER_MANIFEST, formatOf, isForeignLayer, manifestMediaType, type ImageFormat } from "./media-types.ts";
@@ -54,11 +53,15 @@ const enc = new TextEncoder();
 
 /** Assemble an Image, serialising config and manifest canonically unless exact bytes are given. */
 export function makeImage(parts: ImageParts): Image {
-  const config = deepFreeze(cloneJson(parts.config));
+  // A config taken from another Image is deep-frozen already and shared as is; any other is copied
+  // (one JSON text serves as both the copy's source and the config bytes: big configs of
+  // ENV-heavy Dockerfiles are stringified once per image, not twice).
+  let text: string | undefined;
+  const config = Object.isFrozen(parts.config) ? parts.config : deepFreeze(JSON.parse(text = JSON.stringify(parts.config)) as ImageConfig);
   if (config.rootfs?.diff_ids?.length !== parts.layers.length) {
     throw new KilnError(`image config lists ${config.rootfs?.diff_ids?.length ?? 0} diff_ids but the image has ${parts.layers.length} layers`);
   }
-  const configBytes = parts.configBytes ?? enc.encode(JSON.stringify(config));
+  const configBytes = parts.configBytes ?? enc.encode(text ?? JSON.stringify(config));
   const configDigest = sha256(configBytes);
   let manifest: ImageManifest;
   let manifestBytes: Uint8Array;
