@@ -12,7 +12,7 @@ export const dockerfileCases: [string, string, number, RegExp][] = [
   ["circular stage references", "FROM scratch AS a\nCOPY --from=b /x /x\nFROM scratch AS b\nCOPY --from=a /x /x\n", 2, /cannot copy from stage "b", it needs to be defined before current stage "a"/],
   ["a stage copying from itself", "FROM scratch AS a\nCOPY --from=a /x /x\n", 2, /circular dependency: stage "a" refers to itself/],
   ["bad --chmod digits", "FROM scratch\nCOPY --chmod=999 a /a\n", 2, /--chmod=999: invalid mode/],
-  ["symbolic --chmod", "FROM scratch\nCOPY --chmod=u+x a /a\n", 2, /--chmod=u\+x: invalid mode/],
+  ["bad symbolic --chmod", "FROM scratch\nCOPY --chmod=u+z a /a\n", 2, /--chmod=u\+z: invalid mode/],
   ["uppercase image reference", "FROM UPPER/Case:tag\n", 1, /invalid image reference "UPPER\/Case:tag": repository name must be lowercase/],
   ["garbage digest in a reference", "FROM a:b:c@@\n", 1, /invalid image reference "a:b:c@@"/],
   ["duration without unit", "FROM scratch\nHEALTHCHECK --interval=5 CMD true\n", 2, /invalid duration "5"/],

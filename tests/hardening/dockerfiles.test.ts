@@ -88,7 +88,7 @@ for (const f of FORMS) {
       // Found only when building: image references (validated when pulled), --chmod/--chown (need
       // the image's files), ADD --checksum (needs the sources).
       const buildOnly = new Set([
-        "--from that is neither a stage nor a reference", "empty --from", "bad --chmod digits", "symbolic --chmod",
+        "--from that is neither a stage nor a reference", "empty --from", "bad --chmod digits", "bad symbolic --chmod",
         "uppercase image reference", "garbage digest in a reference", "ADD --checksum of a local file", "--chown of an unknown user",
       ]);
       test("FILE:LINE: message, exit 1", () => {
