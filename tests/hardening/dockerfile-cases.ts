@@ -50,7 +50,7 @@ export const dockerfileCases: [string, string, number, RegExp][] = [
   ["RUN --mount of an unknown type", "FROM scratch\nRUN --mount=type=bogus true\n", 2, /unsupported mount type "bogus"/],
   ["RUN --network of an unknown mode", "FROM scratch\nRUN --network=weird true\n", 2, /network mode "weird" not supported/],
   ["RUN --security of an unknown mode", "FROM scratch\nRUN --security=lax true\n", 2, /security mode "lax" not supported/],
-  ["ADD --checksum of a local file", "FROM scratch\nADD --checksum=sha256:abc a /a\n", 2, /ADD --checksum works only with http\(s\) URL sources/],
+  ["ADD --checksum of a local file", "FROM scratch\nADD --checksum=sha256:abc a /a\n", 2, /ADD --checksum works only with http\(s\) URL or git sources/],
   ["--chown of an unknown user", "FROM scratch\nCOPY --chown=nouser a /a\n", 2, /--chown=nouser: unable to find user nouser/],
   ["binary garbage", "\u0000\u0001\u0002\n", 1, /unknown instruction/],
 ];
