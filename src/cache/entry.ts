@@ -35,8 +35,10 @@ export interface PutMeta {
   /** Recorded in the entry config (default linux/unknown: entries are not runnable images). */
   platform?: { os: string; architecture: string; variant?: string };
   /**
-   * The store's blob of this layer's digest was found corrupt: upload it again even though the
-   * store says it has one (same content gives the same digest, so a plain put would keep the bad copy).
+   * The store's blob of this layer's digest was found corrupt: write it again even though the
+   * store says it has one. An OCI layout replaces its file. A registry may keep the copy it holds
+   * (distribution skips committing an upload whose digest it has), so there the entry is repaired
+   * only by new content; until then each build warns and rebuilds the step, never uses the bad copy.
    */
   replaceBlob?: boolean;
 }

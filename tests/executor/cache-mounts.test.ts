@@ -141,6 +141,10 @@ describe("--cache-run-mounts", () => {
     const data = join(reg.dataDir, "docker", "registry", "v2", "blobs", "sha256", hex.slice(0, 2), hex, "data");
     const size = readFileSync(data).length;
     writeFileSync(data, Buffer.alloc(size, 0x41)); // same length: only the digest check can tell
+    // A registry never replaces a blob it holds (storage is content-addressed: distribution skips
+    // the move of an upload whose digest is present), so a good copy of the same bytes could not
+    // repair it. One more package in the mirror makes the good copy a different blob.
+    writeFileSync(join(ctx, "mirror", "pkg-extra.deb"), `${MARK} one more package\n`);
     const e = ok(build("e", ["--build-arg", "BUILD=4"]));
     expect(e.log).toContain(`cache mount "${ID}": could not fetch the stored copy`);
     expect(e.log).toContain(`cache mount "${ID}": storing`);
