@@ -74,6 +74,8 @@ describe("binfmt_misc entries and ELF headers", () => {
 
 const QEMU_CONF = "/usr/lib/binfmt.d/qemu-aarch64.conf";
 if (!existsSync(QEMU_CONF)) console.log(`skipping the register-line test: ${QEMU_CONF} missing (apt-get install qemu-user-static)`);
+// Skipped (with the printed reason) only where Debian's qemu-user-static is not installed;
+// scripts/install-deps installs it, so CI runs it.
 test.skipIf(!existsSync(QEMU_CONF))("the tests' fallback register line has Debian qemu-user-static's magic and mask", () => {
   const conf = QEMU_CONF;
   const debian = readFileSync(conf, "utf8").trim().split(":");
@@ -155,6 +157,8 @@ describe("explainExecFailure: a foreign binary instead of a raw ENOEXEC", () => 
 describe("arm64 under QEMU on this machine (binfmt_misc with the F flag)", () => {
   const setup = ensureEmulation(ARM64);
   if (!setup.ok) console.log(`skipping the QEMU tests: ${setup.reason}`);
+  // These need binfmt_misc with QEMU's aarch64 handler: ensureEmulation registers it when root
+  // can (CI can); elsewhere (no root, no binfmt_misc mount) they skip with the reason printed above.
 
   test.skipIf(!setup.ok)("a static arm64 busybox runs in a chroot without the interpreter inside it", async () => {
     const root = await arm64Rootfs();

@@ -30,6 +30,8 @@ const tmp = mkdtempSync(join(tmpdir(), "kiln-multi-build-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 const emulation = ensureEmulation(process.arch === "arm64" ? AMD64 : ARM64);
 if (!emulation.ok) console.log(`SKIP multi-platform builds with RUN: ${emulation.reason}`);
+// RUN steps for arm64 need QEMU through binfmt_misc (registered by ensureEmulation when root can,
+// as in CI); without it these skip with the reason printed above. Bad-input tests need no QEMU.
 const needsQemu = emulation.ok ? test : test.skip;
 
 let reg: RegistryHandle;
