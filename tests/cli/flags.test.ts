@@ -392,12 +392,12 @@ describe("the table covers kaniko's flags", () => {
     }
   });
 
-  test("the reference file lists the same flags", () => {
-    const file = join(root, "..", "shared", "reference", "kaniko-executor.md");
-    if (!existsSync(file)) {
-      console.log(`skipped: ${file} is not here (it lives next to the worktrees); the list above is its copy`);
-      return;
-    }
+  // The reference lives in ../shared beside the repository (CI has it); in a clone without it this
+  // check skips with the reason printed here, and the KANIKO list above stands in for it.
+  const reference = join(root, "..", "shared", "reference", "kaniko-executor.md");
+  if (!existsSync(reference)) console.log(`skipping the reference-file check: ${reference} is not here; the list above is its copy`);
+  test.skipIf(!existsSync(reference))("the reference file lists the same flags", () => {
+    const file = reference;
     const text = readFileSync(file, "utf8");
     // The table's rows: "| `--flag` | …", and one row of the deprecated spellings.
     const rows = text.split("\n").filter((l) => l.startsWith("| `--")).map((l) => l.split(" | ")[0]!);

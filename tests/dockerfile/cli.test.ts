@@ -5,9 +5,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findData } from "./conformance-data.ts";
 
 const CLI = fileURLToPath(new URL("./kiln-cli.ts", import.meta.url));
-const CASES = fileURLToPath(new URL("../../../shared/conformance/buildkit/parser/testfiles/", import.meta.url));
+const conformance = findData();
+const CASES = "root" in conformance ? join(conformance.root, "parser/testfiles") : "";
+// The --dump case compares against BuildKit's own result bytes, so it needs BuildKit's data; without
+// it (a clone with no ../shared and no KILN_CONFORMANCE_DIR) it skips with the reason printed here.
+if (!CASES) console.log(`skipping kiln parse --dump against BuildKit's bytes: ${"why" in conformance ? conformance.why : ""}`);
 const dir = mkdtempSync(join(tmpdir(), "kiln-parse-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -23,7 +28,7 @@ function file(name: string, text: string): string {
 }
 
 describe("kiln parse", () => {
-  test("--dump prints BuildKit's result bytes", () => {
+  test.skipIf(!CASES && process.env.KILN_CONFORMANCE_REQUIRED !== "1")("--dump prints BuildKit's result bytes", () => {
     const r = kiln("parse", "--dump", join(CASES, "lk4d4-the-edge-case-generator", "Dockerfile"));
     expect(r.code).toBe(0);
     expect(r.out).toBe(readFileSync(join(CASES, "lk4d4-the-edge-case-generator", "result"), "utf8"));

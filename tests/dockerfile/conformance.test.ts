@@ -14,22 +14,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dumpDockerfile, parseDockerfile, ShellLex } from "../../src/dockerfile/index.ts";
-
-const SHARED = fileURLToPath(new URL("../../../shared/conformance/buildkit/", import.meta.url));
-
-/** The folder holding parser/ and shell/, or why there is none. */
-function findData(): { root: string } | { why: string } {
-  const given = process.env.KILN_CONFORMANCE_DIR;
-  const candidates = given ? [resolve(given, "frontend/dockerfile"), resolve(given)] : [SHARED];
-  for (const dir of candidates) {
-    if (existsSync(join(dir, "parser/testfiles")) && existsSync(join(dir, "shell/envVarTest"))) return { root: dir + "/" };
-  }
-  return {
-    why: given
-      ? `KILN_CONFORMANCE_DIR=${given} holds neither frontend/dockerfile/{parser,shell} (a BuildKit checkout) nor parser/ and shell/`
-      : `BuildKit conformance data not found at ${SHARED}; set KILN_CONFORMANCE_DIR to a BuildKit checkout (git clone https://github.com/moby/buildkit)`,
-  };
-}
+import { findData } from "./conformance-data.ts";
 
 const data = findData();
 const ROOT = "root" in data ? data.root : "";
