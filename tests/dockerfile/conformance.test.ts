@@ -10,9 +10,7 @@
 // Without either the tests skip and say why, unless KILN_CONFORMANCE_REQUIRED=1 (set by .ci/run),
 // which makes the missing data a failure.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readdirSync, readFileSync } from "node:fs";
 import { dumpDockerfile, parseDockerfile, ShellLex } from "../../src/dockerfile/index.ts";
 import { findData } from "./conformance-data.ts";
 
