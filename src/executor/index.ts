@@ -2,9 +2,10 @@
 // lives in one workspace that is removed at the end, on failure and on Ctrl-C.
 import { cloneJson } from "../util/clone.ts";
 import { parseDockerfile, planBuild, type BuildPlan, type PlatformSpec } from "../dockerfile/index.ts";
+import { ociPlatform } from "../dockerfile/platform.ts";
 import { withFormat, canonicalize, type Image } from "../image/index.ts";
 import type { BuiltIndex } from "../image/index-manifest.ts";
-import type { ImageConfig, Platform } from "../image/types.ts";
+import type { ImageConfig } from "../image/types.ts";
 import { withConfig } from "../image/mutate.ts";
 import { RegistryClient } from "../registry/index.ts";
 import { interrupted, interruptExitCode } from "../util/cleanup.ts";
@@ -156,13 +157,13 @@ export async function buildPlatformImage(session: BuildSession, i: number, log: 
   // layer cache and its pending writes are shared by every platform of the build.
   const cache: CacheUse | undefined = session.cache && {
     ...session.cache,
-    mounts: openCacheMounts(opts, session.cache.store, { platform: toImagePlatform(tp), workDir: join(ws.dir, `cache-mounts-${i}`), log }),
+    mounts: openCacheMounts(opts, session.cache.store, { platform: ociPlatform(tp), workDir: join(ws.dir, `cache-mounts-${i}`), log }),
   };
-  const images = new ImageResolver(session.client, toImagePlatform(tp), session.strict);
+  const images = new ImageResolver(session.client, ociPlatform(tp), session.strict);
   // Fetch every stage's base manifest and config at once, before the stages need them.
   for (const i of plan.order) {
     const st = plan.stages[i]!;
-    if (st.baseStage === undefined && !st.scratch) images.resolve(st.base, st.platform ? toImagePlatform(st.platform) : undefined).catch(() => {}); // the stage reports errors
+    if (st.baseStage === undefined && !st.scratch) images.resolve(st.base, st.platform ? ociPlatform(st.platform) : undefined).catch(() => {}); // the stage reports errors
   }
   const results = new Map<number, StageResult>();
   const now = session.now;
@@ -211,8 +212,4 @@ function finalize(img: Image, opts: BuildOptions): Image {
   img = withFormat(img, opts.imageFormat ?? img.format);
   if (opts.reproducible) img = canonicalize(img);
   return img;
-}
-
-function toImagePlatform(p: PlatformSpec): Platform {
-  return p.variant ? { os: p.os, architecture: p.arch, variant: p.variant } : { os: p.os, architecture: p.arch };
 }
