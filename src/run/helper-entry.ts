@@ -2,4 +2,4 @@
 // mod.ts dispatches on KILN_RUN_HELPER instead).
 import { runHelper } from "./helper.ts";
 
-await runHelper();
+runHelper();

@@ -1,106 +1,71 @@
-// The helper process the runner starts for each RUN (kiln re-executed, see runner.ts). It is
-// PID 1 of a fresh PID namespace: it unshares a mount namespace, mounts /proc (which must be done
-// from inside the new PID namespace), /sys, /dev..., chroots itself, drops to the USER and spawns
-// the command. When it exits, the kernel kills everything left in the namespace.
-// Everything is imported statically: after chroot, no module can be loaded any more.
-import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+// The resident run helper: kiln re-executed once (per build, pooled by pool.ts), PID 1 of its own
+// PID namespace when kiln may make one. It takes one RUN request per line on stdin and runs each
+// with FFI syscalls only (helper-step.ts), so no runtime starts per step. Replies go to fd 3; the
+// command writes to the helper's stdout/stderr, and a per-RUN sentinel marks the end of its output.
+// Everything is imported statically: while a RUN is chrooted, no module can be loaded.
 import { exit } from "../runtime/index.ts";
 import * as libc from "../runtime/libc.ts";
-import { DEFAULT_PATH, envValue, lookPath } from "./exec-path.ts";
-import { setupMounts } from "./mounts.ts";
-import { setupRunMounts } from "./run-mounts.ts";
-import { HELPER_SPEC_ENV, type HelperSpec, type HelperStatus } from "./protocol.ts";
-import { signalNumber } from "./signals.ts";
+import { Credentials } from "./helper-creds.ts";
+import { HostState } from "./helper-host.ts";
+import { runStep, type StepContext } from "./helper-step.ts";
+import { HELPER_OPTIONS_ENV, REPLY_FD, type FinalReply, type HelperOptions, type HelperReady, type HelperReply, type HelperRequest } from "./protocol.ts";
 import { syncFilterProgram } from "./sync-filter.ts";
 
-const SIGKILL = 9;
-const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-export async function runHelper(): Promise<never> {
-  const raw = process.env[HELPER_SPEC_ENV];
+export function runHelper(): never {
+  const raw = process.env[HELPER_OPTIONS_ENV];
   if (!raw) {
-    process.stderr.write(`kiln: run helper started without ${HELPER_SPEC_ENV}\n`);
+    process.stderr.write(`kiln: run helper started without ${HELPER_OPTIONS_ENV}\n`);
     exit(125);
   }
-  const spec = JSON.parse(readFileSync(raw, "utf8")) as HelperSpec;
-  const statusFd = openSync(spec.statusFile, "w");
-  const report = (s: HelperStatus) => writeSync(statusFd, JSON.stringify(s) + "\n");
-  try {
-    return await run(spec, report);
-  } catch (e) {
-    report({ error: (e as Error).message });
-    closeSync(statusFd);
-    exit(125);
+  const opts = JSON.parse(raw) as HelperOptions;
+  const send = (msg: HelperReady | HelperReply) => libc.writeFd(REPLY_FD, encoder.encode(JSON.stringify(msg) + "\n"));
+  // If kiln dies (even by SIGKILL), take the helper, its namespace and its processes with it.
+  libc.setParentDeathSignal(libc.SIGKILL);
+  // Blocking reads of the control pipe and replies that never see EAGAIN.
+  for (const fd of [0, REPLY_FD]) libc.setBlocking(fd);
+  const host = new HostState(opts.pidNamespace);
+  const sync = opts.suppressSync ? suppressSync() : { syncSuppressed: false };
+  const ctx: StepContext = { host, creds: new Credentials(), pidNamespace: opts.pidNamespace, reply: send };
+  send({ ready: true, ...sync });
+  for (const line of requests()) {
+    const req = JSON.parse(line) as HelperRequest;
+    let reply: FinalReply;
+    let broken = false;
+    try {
+      reply = runStep(ctx, req);
+      if (host.threadLeftBehind()) reply.retiring = true;
+    } catch (e) {
+      // Could not get back to the host's namespaces or root: this helper cannot run another step.
+      reply = { id: req.id, error: `the run helper cannot continue: ${(e as Error).message}`, retiring: true };
+      broken = true;
+    }
+    const end = encoder.encode(req.sentinel);
+    libc.writeFd(1, end);
+    libc.writeFd(2, end);
+    send(reply);
+    if (reply.retiring) exit(broken ? 125 : 0);
   }
+  exit(0);
 }
 
-async function run(spec: HelperSpec, report: (s: HelperStatus) => void): Promise<never> {
-  // If kiln dies (even by SIGKILL), take the namespace and its processes with it.
-  try {
-    libc.setParentDeathSignal(SIGKILL);
-  } catch { /* best effort */ }
-  const warnings: string[] = [];
-  let mountsUsed = false;
-  let reason: string | undefined;
-  const isolated = spec.network === "none";
-  const needed = isolated || (spec.runMounts?.length ?? 0) > 0;
-  let extraEnv: string[] = [];
-  if (spec.mounts) {
-    try {
-      libc.unshare(libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | (isolated ? libc.CLONE_NEWNET : 0));
-      mountsUsed = true;
-    } catch (e) {
-      reason = (e as Error).message;
-    }
-    if (mountsUsed) {
-      setupMounts(spec.mounts, (w) => warnings.push(w));
-      if (spec.hostname) libc.sethostname(spec.hostname);
-      if (isolated) libc.interfaceUp("lo");
-      if (spec.runMounts?.length) extraEnv = setupRunMounts(spec.runMounts, spec.scratchDir!);
+/** Lines from stdin, read with blocking FFI reads (the runtime's own stdin may be non-blocking or buffered). */
+function* requests(): Generator<string> {
+  const buf = new Uint8Array(64 * 1024);
+  let pending = "";
+  for (;;) {
+    const n = libc.readFd(0, buf);
+    if (n === 0) return;
+    pending += decoder.decode(buf.subarray(0, n), { stream: true });
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.trim() !== "") yield line;
     }
   }
-  if (needed && !mountsUsed) throw new Error(`RUN --mount and --network=none need mount and network namespaces: ${reason ?? "kiln lacks CAP_SYS_ADMIN"}`);
-  try {
-    libc.chroot(spec.rootfs);
-  } catch (e) {
-    throw new Error(`cannot chroot into ${spec.rootfs}: ${(e as Error).message}; RUN needs root (CAP_SYS_CHROOT)`);
-  }
-  process.chdir("/");
-  mkdirSync(spec.cwd, { recursive: true, mode: 0o755 });
-  process.chdir(spec.cwd);
-
-  // Before dropping to USER: installing a filter needs CAP_SYS_ADMIN.
-  const sync = spec.suppressSync ? suppressSync() : { syncSuppressed: false };
-  libc.setgroups(spec.groups);
-  libc.setresgid(spec.gid, spec.gid, spec.gid);
-  libc.setresuid(spec.uid, spec.uid, spec.uid);
-  report({ mountsUsed, reason, ...sync });
-  for (const w of warnings) process.stderr.write(`kiln: ${w}\n`);
-
-  const [file, ...args] = spec.argv;
-  const path = lookPath(file!, envValue(spec.env, "PATH") ?? DEFAULT_PATH);
-  if (path === null) {
-    process.stderr.write(`kiln: exec: "${file}": executable file not found in $PATH\n`);
-    exit(127);
-  }
-  const env = Object.fromEntries([...spec.env, ...extraEnv].map((kv) => {
-    const i = kv.indexOf("=");
-    return i < 0 ? [kv, ""] : [kv.slice(0, i), kv.slice(i + 1)];
-  }));
-  const child = spawn(path, args, { argv0: file, env, cwd: spec.cwd, stdio: "inherit" });
-  for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
-  const code = await new Promise<number>((resolve) => {
-    child.on("error", (e) => {
-      const code = (e as NodeJS.ErrnoException).code;
-      // The runner explains it (a foreign-architecture binary without a binfmt handler, usually).
-      if (code === "ENOEXEC") report({ error: `exec ${file}: ENOEXEC (exec format error)` });
-      process.stderr.write(`kiln: exec ${file}: ${code === "ENOENT" ? "no such file or directory" : e.message}\n`);
-      resolve(code === "ENOENT" ? 127 : 126);
-    });
-    child.on("exit", (c, s) => resolve(c ?? 128 + signalNumber(s)));
-  });
-  exit(code);
 }
 
 /** Not fatal when refused (no CAP_SYS_ADMIN, seccomp off, unknown arch): the command just syncs for real. */

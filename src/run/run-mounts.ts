@@ -34,7 +34,7 @@ export function setupRunMounts(mounts: HelperMount[], scratch: string): string[]
         else bind(m.source, m.target, m.readonly);
         break;
       case "secret": {
-        const value = "file" in m.from ? readFileSync(m.from.file) : Buffer.from(process.env[m.from.env] ?? "");
+        const value = "file" in m.from ? readFileSync(m.from.file) : Buffer.from(m.from.value);
         if (m.env) env.push(`${m.env}=${value.toString("utf8")}`);
         if (!m.target) break;
         const file = join(stage(), `secret${i}`);

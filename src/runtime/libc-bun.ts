@@ -1,6 +1,6 @@
-// libc through bun:ffi. Loaded only on Bun (by libc.ts); bun:ffi is imported through a variable
+// libc through bun:ffi. Loaded only on Bun (by libc-loader.ts); bun:ffi is imported through a variable
 // so Deno's module graph and type-checker never try to resolve it.
-import type { CType, LibcBackend, SymbolName, SymbolSpec } from "./libc.ts";
+import type { CType, LibcBackend, SymbolName, SymbolSpec } from "./libc-symbols.ts";
 
 interface BunFfi {
   dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: Record<string, (...a: unknown[]) => unknown>; close(): void };

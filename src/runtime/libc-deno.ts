@@ -1,5 +1,5 @@
-// libc through Deno.dlopen (needs --allow-ffi, included in -A). Loaded only on Deno (by libc.ts).
-import type { CType, LibcBackend, SymbolName, SymbolSpec } from "./libc.ts";
+// libc through Deno.dlopen (needs --allow-ffi, included in -A). Loaded only on Deno (by libc-loader.ts).
+import type { CType, LibcBackend, SymbolName, SymbolSpec } from "./libc-symbols.ts";
 
 type DenoFn = (...a: unknown[]) => unknown;
 declare const Deno: {
