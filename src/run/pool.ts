@@ -2,6 +2,7 @@
 // right kind (with or without namespaces, with or without the sync filter) or starts one; parallel
 // stages and platforms get one each. Helpers die with kiln (PR_SET_PDEATHSIG, exit cleanup) and
 // are killed when a build ends (closeRunHelpers).
+import { libcAvailable } from "../runtime/libc.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import { CAP_SYS_ADMIN, hasCapability } from "./capabilities.ts";
 import type { HelperOptions } from "./protocol.ts";
@@ -60,6 +61,7 @@ export function releaseRunHelper(h: ResidentHelper): void {
 
 /** Start a helper now, in the background, so the first RUN does not wait for it (a failure shows at that RUN). */
 export function prewarmRunHelper(keepSync?: boolean): void {
+  if (!libcAvailable()) return;
   const o = helperOptions(keepSync);
   const key = keyOf(o);
   const list = idle.get(key) ?? [];
@@ -68,7 +70,36 @@ export function prewarmRunHelper(keepSync?: boolean): void {
   idle.set(key, list);
 }
 
-/** Kill every helper (idle ones and any mid-RUN): the end of a build, or of kiln. */
+let holders = 0;
+
+/**
+ * A build holds the pool while it runs; when the last holder lets go, the idle helpers are killed
+ * (a helper mid-RUN belongs to a build still running, which gives it back later).
+ */
+export function holdRunHelpers(): () => void {
+  holders++;
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--holders === 0) closeIdleRunHelpers();
+  };
+}
+
+function closeIdleRunHelpers(): void {
+  for (const list of idle.values()) {
+    for (const p of list) {
+      void p.then((h) => {
+        if (!h) return;
+        h.kill();
+        all.delete(h);
+      });
+    }
+  }
+  idle.clear();
+}
+
+/** Kill every helper (idle ones and any mid-RUN): the end of kiln. */
 export function closeRunHelpers(): void {
   for (const list of idle.values()) for (const p of list) void p.then((h) => h?.kill());
   idle.clear();
