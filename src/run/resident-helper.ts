@@ -239,6 +239,13 @@ function helperCommand(): string[] {
 }
 
 /**
+ * Bun's JIT compiles on worker threads it starts (from the JS thread) when it likes; one started
+ * during a RUN would stay in that RUN's namespaces and retire the helper (helper-host.ts). The
+ * helper's code is small: compiling it on its own thread costs nothing that matters.
+ */
+const NO_LATE_THREADS = { BUN_JSC_useConcurrentJIT: "0" };
+
+/**
  * A new PID namespace only applies to children of the thread that unshared it, so the JS thread
  * unshares, spawns the helper, and immediately joins its original namespace again (setns).
  */
@@ -260,7 +267,7 @@ function startProcess(options: HelperOptions): { child: ChildProcess; namespaces
   }
   try {
     const child = spawn(cmd!, args, {
-      env: { ...process.env, [HELPER_ENV]: "1", [HELPER_OPTIONS_ENV]: JSON.stringify({ ...options, pidNamespace: namespaces } satisfies HelperOptions) },
+      env: { ...process.env, ...NO_LATE_THREADS, [HELPER_ENV]: "1", [HELPER_OPTIONS_ENV]: JSON.stringify({ ...options, pidNamespace: namespaces } satisfies HelperOptions) },
       stdio: ["pipe", "pipe", "pipe", "pipe"],
       // Own process group: abort and cleanup signal the whole tree at once.
       detached: true,
