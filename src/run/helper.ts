@@ -3,7 +3,7 @@
 // with FFI syscalls only (helper-step.ts), so no runtime starts per step. Replies go to fd 3; the
 // command writes to the helper's stdout/stderr, and a per-RUN sentinel marks the end of its output.
 // Everything is imported statically: while a RUN is chrooted, no module can be loaded.
-import { exit } from "../runtime/index.ts";
+import { collectGarbage, exit } from "../runtime/index.ts";
 import * as libc from "../runtime/libc.ts";
 import { Credentials } from "./helper-creds.ts";
 import { HostState } from "./helper-host.ts";
@@ -26,6 +26,7 @@ export function runHelper(): never {
   libc.setParentDeathSignal(libc.SIGKILL);
   // Blocking reads of the control pipe and replies that never see EAGAIN.
   for (const fd of [0, REPLY_FD]) libc.setBlocking(fd);
+  warmUp();
   const host = new HostState(opts.pidNamespace);
   const sync = opts.suppressSync ? suppressSync() : { syncSuppressed: false };
   const ctx: StepContext = { host, creds: new Credentials(), pidNamespace: opts.pidNamespace, reply: send };
@@ -49,6 +50,18 @@ export function runHelper(): never {
     if (reply.retiring) exit(broken ? 125 : 0);
   }
   exit(0);
+}
+
+/**
+ * Allocate and collect once before the first RUN: the allocator and collector start their
+ * threads now, while this thread is still in the host's namespaces (see resident-helper.ts).
+ */
+function warmUp(): void {
+  let keep: unknown[] = [];
+  for (let i = 0; i < 100_000; i++) keep.push({ i, s: `x${i}` });
+  keep = [];
+  collectGarbage();
+  void keep;
 }
 
 /** Lines from stdin, read with blocking FFI reads (the runtime's own stdin may be non-blocking or buffered). */

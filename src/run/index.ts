@@ -6,4 +6,4 @@ export type { NetworkMode } from "./protocol.ts";
 export { resolveUser, type ExecUser } from "./users.ts";
 export { HELPER_ENV } from "./protocol.ts";
 export { runHelper } from "./helper.ts";
-export { closeRunHelpers, holdRunHelpers, prewarmRunHelper, runHelperPids } from "./pool.ts";
+export { closeRunHelpers, holdRunHelpers, prewarmRunHelper, runHelperPids, runHelperStarts } from "./pool.ts";

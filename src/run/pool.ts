@@ -12,6 +12,7 @@ import { ResidentHelper } from "./resident-helper.ts";
 const idle = new Map<string, Promise<ResidentHelper | null>[]>();
 const all = new Set<ResidentHelper>();
 let cleanupRegistered = false;
+let starts = 0;
 
 function keyOf(o: HelperOptions): string {
   return `${o.pidNamespace}:${o.suppressSync}`;
@@ -30,6 +31,7 @@ async function startHelper(o: HelperOptions): Promise<ResidentHelper> {
       closeRunHelpers();
     });
   }
+  starts++;
   const h = await ResidentHelper.start(o);
   all.add(h);
   return h;
@@ -51,6 +53,8 @@ export function releaseRunHelper(h: ResidentHelper): void {
   if (!h.alive || h.busy) {
     if (h.busy) h.kill();
     all.delete(h);
+    // The next RUN need not wait for its replacement to start.
+    if (h.retired) startIdle(h.options);
     return;
   }
   const key = keyOf(h.options);
@@ -59,15 +63,18 @@ export function releaseRunHelper(h: ResidentHelper): void {
   idle.set(key, list);
 }
 
-/** Start a helper now, in the background, so the first RUN does not wait for it (a failure shows at that RUN). */
-export function prewarmRunHelper(keepSync?: boolean): void {
-  if (!libcAvailable()) return;
-  const o = helperOptions(keepSync);
+/** A helper of kind `o` starting in the background, into the idle list (unless one is there). */
+function startIdle(o: HelperOptions): void {
   const key = keyOf(o);
   const list = idle.get(key) ?? [];
   if (list.length > 0) return;
   list.push(startHelper(o).catch(() => null));
   idle.set(key, list);
+}
+
+/** Start a helper now, in the background, so the first RUN does not wait for it (a failure shows at that RUN). */
+export function prewarmRunHelper(keepSync?: boolean): void {
+  if (libcAvailable()) startIdle(helperOptions(keepSync));
 }
 
 let holders = 0;
@@ -105,6 +112,11 @@ export function closeRunHelpers(): void {
   idle.clear();
   for (const h of all) h.kill();
   all.clear();
+}
+
+/** How many helpers this process has started (tests: RUNs reuse them). */
+export function runHelperStarts(): number {
+  return starts;
 }
 
 /** Pids of the helpers kiln has now (for tests that kill one). */

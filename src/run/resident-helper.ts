@@ -40,6 +40,8 @@ export class ResidentHelper {
   readonly startReason?: string;
   syncSuppressed = false;
   syncReason?: string;
+  /** It said it would exit after its last RUN (helper-host.ts threadLeftBehind): a replacement is due. */
+  retired = false;
   private readonly child: ChildProcess;
   private readonly control: Writable;
   private readonly streams: Readable[];
@@ -168,6 +170,7 @@ export class ResidentHelper {
         if (f.abortRequested) this.terminateCommand();
       } else {
         f.reply = msg;
+        if (msg.retiring) this.retired = true;
         this.check();
       }
     }
@@ -239,11 +242,12 @@ function helperCommand(): string[] {
 }
 
 /**
- * Bun's JIT compiles on worker threads it starts (from the JS thread) when it likes; one started
- * during a RUN would stay in that RUN's namespaces and retire the helper (helper-host.ts). The
- * helper's code is small: compiling it on its own thread costs nothing that matters.
+ * Bun's JIT and garbage collector work on threads they start (from the JS thread) when they like;
+ * one started during a RUN would stay in that RUN's namespaces and retire the helper
+ * (helper-host.ts). The helper's code and heap are small: compiling and collecting on its own
+ * thread costs nothing that matters.
  */
-const NO_LATE_THREADS = { BUN_JSC_useConcurrentJIT: "0" };
+const NO_LATE_THREADS = { BUN_JSC_useConcurrentJIT: "0", BUN_JSC_useConcurrentGC: "0", BUN_JSC_numberOfGCMarkers: "1", BUN_JSC_useWarmUpMarkedBlocks: "0" };
 
 /**
  * A new PID namespace only applies to children of the thread that unshared it, so the JS thread

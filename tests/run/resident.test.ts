@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runInRootfs, runHelperPids, type RunSpec } from "../../src/run/index.ts";
+import { runInRootfs, runHelperPids, runHelperStarts, type RunSpec } from "../../src/run/index.ts";
 import { makeBusyboxRootfs } from "./busybox-rootfs.ts";
 
 const rootfs = makeBusyboxRootfs();
@@ -36,11 +36,11 @@ function statusField(status: string, name: string): string {
 describe("the resident run helper", () => {
   test("one helper runs RUN after RUN", async () => {
     await sh("true");
-    const before = runHelperPids();
-    await sh("true");
-    await sh("true");
-    expect(before.length).toBeGreaterThan(0);
-    expect(runHelperPids()).toEqual(before);
+    expect(runHelperPids().length).toBeGreaterThan(0);
+    const before = runHelperStarts();
+    for (let i = 0; i < 6; i++) await sh("true");
+    // A helper retires now and then (a runtime thread started mid-RUN, see helper-host.ts); never per RUN.
+    expect(runHelperStarts() - before).toBeLessThanOrEqual(1);
   });
 
   test("exit codes and deaths by signal are exact", async () => {
