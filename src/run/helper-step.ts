@@ -42,7 +42,7 @@ export function runStep(c: StepContext, req: HelperRequest): FinalReply {
         setupMounts(req.mounts, (w) => warnings.push(w));
         if (req.hostname) libc.sethostname(req.hostname);
         if (isolated) libc.interfaceUp("lo");
-        if (req.runMounts?.length) extraEnv = setupRunMounts(req.runMounts, req.scratchDir);
+        if (req.runMounts?.length) extraEnv = setupRunMounts(req.runMounts, req.scratchDir!);
       }
     }
     if (needed && !mountsUsed) return { id: req.id, error: `RUN --mount and --network=none need mount and network namespaces: ${reason ?? "kiln lacks CAP_SYS_ADMIN"}` };

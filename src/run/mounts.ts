@@ -24,12 +24,28 @@ export function setupMounts(plan: MountPlan, warn: (msg: string) => void): void 
     // Under a plain chroot "/" is not a mount point (EINVAL): the mounts below are still ours.
     if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
   }
+  mountFiles(plan);
   // proc shows the PID namespace of the process that mounts it: the helper, PID 1 of the new one.
   if (plan.proc) libc.mount("proc", plan.proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
   if (plan.sys) mountSys(plan.sys, warn);
   if (plan.dev) mountDev(plan.dev, warn);
-  if (plan.resolvConf) libc.mount(plan.resolvConf.source, plan.resolvConf.target, null, MS_BIND, null);
-  if (plan.hosts) libc.mount(plan.hosts.source, plan.hosts.target, null, MS_BIND, null);
+}
+
+/**
+ * hosts and resolv.conf: copies of the RUN's own (it may edit them; nothing reaches the host or
+ * the next RUN), on a small tmpfs mounted where /proc (or /sys, /dev) goes and then hidden under
+ * that mount. Nothing is written to the host's disk.
+ */
+function mountFiles(plan: MountPlan): void {
+  const files = [plan.hosts, plan.resolvConf].filter((f) => f !== undefined);
+  const base = plan.proc ?? plan.sys ?? plan.dev;
+  if (files.length === 0 || !base) return;
+  libc.mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=1m");
+  files.forEach((f, i) => {
+    const copy = `${base}/file${i}`;
+    writeFileSync(copy, f.content, { mode: 0o644 });
+    libc.mount(copy, f.target, null, MS_BIND, null);
+  });
 }
 
 function mountSys(target: string, warn: (msg: string) => void): void {

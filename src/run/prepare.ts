@@ -1,7 +1,7 @@
 // The host side of a RUN's mounts, made by the runner before the helper gets the request: the
 // placeholders the mount targets need (removed after the step, so snapshots never see them), the
-// copies of resolv.conf and hosts, and the RUN --mount list as the helper makes it.
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+// content of resolv.conf and hosts, and the RUN --mount list as the helper makes it.
+import { readFileSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import { KilnError } from "../util/errors.ts";
 import type { Placeholders } from "./placeholders.ts";
@@ -21,7 +21,7 @@ export function runnerIgnoredPaths(): string[] {
   return [...MOUNT_DIRS, ...MOUNT_FILES];
 }
 
-export function prepareMounts(rootfs: string, tmp: string, placeholders: Placeholders, hostname?: string): MountPlan {
+export function prepareMounts(rootfs: string, placeholders: Placeholders, hostname?: string): MountPlan {
   const plan: MountPlan = {};
   const at = (p: string, dir: boolean) => {
     const host = resolveInRoot(rootfs, p);
@@ -30,20 +30,16 @@ export function prepareMounts(rootfs: string, tmp: string, placeholders: Placeho
   plan.proc = at("/proc", true);
   plan.sys = at("/sys", true);
   plan.dev = at("/dev", true);
-  // Copies, so a RUN that edits them cannot touch the host's files.
-  const hosts = join(tmp, "hosts");
-  writeFileSync(hosts, `127.0.0.1\tlocalhost${hostname ? ` ${hostname}` : ""}\n::1\tlocalhost ip6-localhost ip6-loopback\n`, { mode: 0o644 });
+  // The helper gives the RUN copies of its own (mounts.ts), so a RUN that edits them cannot touch the host's files.
   const hostsTarget = at("/etc/hosts", false);
-  if (hostsTarget) plan.hosts = { source: hosts, target: hostsTarget };
-  let resolv: Buffer | null = null;
+  if (hostsTarget) plan.hosts = { content: `127.0.0.1\tlocalhost${hostname ? ` ${hostname}` : ""}\n::1\tlocalhost ip6-localhost ip6-loopback\n`, target: hostsTarget };
+  let resolv: string | null = null;
   try {
-    resolv = readFileSync("/etc/resolv.conf");
+    resolv = readFileSync("/etc/resolv.conf", "utf8");
   } catch { /* no resolver config on the host: leave the rootfs's */ }
   if (resolv !== null) {
-    const copy = join(tmp, "resolv.conf");
-    writeFileSync(copy, resolv, { mode: 0o644 });
     const target = at("/etc/resolv.conf", false);
-    if (target) plan.resolvConf = { source: copy, target };
+    if (target) plan.resolvConf = { content: resolv, target };
   }
   return plan;
 }

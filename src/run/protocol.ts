@@ -16,8 +16,9 @@ export interface HelperOptions {
   suppressSync: boolean;
 }
 
-export interface BindMount {
-  source: string;
+/** A file the RUN gets a copy of its own at `target`: the helper writes `content` on a tmpfs and binds it there. */
+export interface FileMount {
+  content: string;
   target: string;
 }
 
@@ -26,8 +27,8 @@ export interface MountPlan {
   proc?: string;
   sys?: string;
   dev?: string;
-  resolvConf?: BindMount;
-  hosts?: BindMount;
+  resolvConf?: FileMount;
+  hosts?: FileMount;
 }
 
 /**
@@ -60,8 +61,8 @@ export interface HelperRequest {
   runMounts?: HelperMount[];
   /** "none": a new network namespace with only loopback up. */
   network?: NetworkMode;
-  /** A directory of the runner's the helper may mount its private tmpfs on (secrets, rw binds). */
-  scratchDir: string;
+  /** A directory of the runner's the helper may mount its private tmpfs on (secrets, rw binds); there when runMounts are. */
+  scratchDir?: string;
 }
 
 export interface HelperReady {

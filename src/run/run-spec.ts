@@ -17,7 +17,7 @@ export interface RunSpec {
   onOutput?: (chunk: Uint8Array, stream: "stdout" | "stderr") => void;
   /** Abort: SIGTERM to the whole tree, SIGKILL 1 s later; resolves with 128+signal (rejects with the reason when it is a KilnError, as kiln's own `interrupted` is). */
   signal?: AbortSignal;
-  /** Where the runner keeps its own files (copied resolv.conf, hosts, secrets' private tmpfs); default the OS temp dir. */
+  /** Where the runner keeps its own files for RUN --mount (the secrets' private tmpfs, ssh sockets); default the OS temp dir. */
   tmpDir?: string;
   /** Where the one-line "running without mounts" notice goes (default: stderr). */
   warn?: (message: string) => void;

@@ -36,8 +36,9 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
   if (envValue(env, "PATH") === undefined) env.push(`PATH=${DEFAULT_PATH}`);
   if (envValue(env, "HOME") === undefined) env.push(`HOME=${user.home}`);
 
-  // Not the image's /tmp: in-container mode builds in "/", where that would land in the layer.
-  const tmp = mkdtempSync(join(spec.tmpDir ?? tmpdir(), "kiln-run-"));
+  // Only RUN --mount needs a directory (the helper's private tmpfs, ssh sockets). Not the image's
+  // /tmp: in-container mode builds in "/", where that would land in the layer.
+  const tmp = spec.mounts?.length ? mkdtempSync(join(spec.tmpDir ?? tmpdir(), "kiln-run-")) : undefined;
   const placeholders = new Placeholders();
   const proxies: SshProxy[] = [];
   let helper: ResidentHelper | undefined;
@@ -46,12 +47,12 @@ export async function runInRootfs(spec: RunSpec): Promise<RunResult> {
     if (helper?.busy) helper.kill();
     for (const p of proxies) p.close();
     placeholders.removeAll();
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
   try {
     helper = await acquireRunHelper(helperOptions(spec.keepSync));
-    const mounts = helper.namespaces ? prepareMounts(rootfs, tmp, placeholders, spec.hostname) : null;
-    const runMounts = await prepareRunMounts(rootfs, tmp, placeholders, spec.mounts ?? [], proxies);
+    const mounts = helper.namespaces ? prepareMounts(rootfs, placeholders, spec.hostname) : null;
+    const runMounts = tmp ? await prepareRunMounts(rootfs, tmp, placeholders, spec.mounts ?? [], proxies) : [];
     const ssh = (spec.mounts ?? []).find((m) => m.kind === "ssh");
     // As BuildKit: the first ssh mount is the agent unless the build set SSH_AUTH_SOCK itself.
     if (ssh && envValue(env, "SSH_AUTH_SOCK") === undefined) env.push(`SSH_AUTH_SOCK=${ssh.target}`);
