@@ -17,6 +17,8 @@ export class HostState {
   /** This thread is in a RUN's namespaces / has chrooted since the last reset. */
   private inStep = false;
   private rooted = false;
+  /** Thread ids seen so far, all of them in the host's namespaces and root. */
+  private threads: Set<string>;
   /** /dev/null, opened before any chroot: every command's stdin. */
   readonly devNull: number;
 
@@ -32,6 +34,7 @@ export class HostState {
     // chroot affects only this thread, and setns(mnt) requires it.
     libc.unshare(libc.CLONE_FS);
     closeOnExecAll();
+    this.threads = new Set(readdirSync("/proc/self/task"));
   }
 
   /** Back to the host's namespaces and root, where the last RUN left them. */
@@ -75,14 +78,20 @@ export class HostState {
    * must retire (its exit frees them).
    */
   threadLeftBehind(): boolean {
+    const now = readdirSync("/proc/self/task");
+    // Usually no thread is new since the last look: one readdir.
+    if (now.every((tid) => this.threads.has(tid))) return false;
     const mnt = readlinkSync("/proc/thread-self/ns/mnt");
     const root = readlinkSync("/proc/thread-self/root");
-    for (const tid of readdirSync("/proc/self/task")) {
+    let left = false;
+    for (const tid of now) {
+      if (this.threads.has(tid)) continue;
       try {
-        if (readlinkSync(`/proc/self/task/${tid}/ns/mnt`) !== mnt || readlinkSync(`/proc/self/task/${tid}/root`) !== root) return true;
+        if (readlinkSync(`/proc/self/task/${tid}/ns/mnt`) !== mnt || readlinkSync(`/proc/self/task/${tid}/root`) !== root) left = true;
       } catch { /* exited meanwhile */ }
     }
-    return false;
+    this.threads = new Set(now);
+    return left;
   }
 
   close(): void {
