@@ -7,9 +7,9 @@ import { createServer as createNetServer, connect } from "node:net";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runInRootfs, type RunSpec } from "../../src/run/index.ts";
 import { startSshProxy } from "../../src/run/ssh-proxy.ts";
 import { makeBusyboxRootfs } from "./busybox-rootfs.ts";
+import { shIn } from "./run-sh.ts";
 
 const rootfs = makeBusyboxRootfs();
 const host = mkdtempSync(join(tmpdir(), "kiln-mounts-"));
@@ -18,17 +18,7 @@ afterAll(() => {
   rmSync(host, { recursive: true, force: true });
 });
 
-async function sh(script: string, extra: Partial<RunSpec> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const dec = new TextDecoder();
-  const r = await runInRootfs({
-    rootfs, argv: ["/bin/sh", "-c", script], env: ["PATH=/bin"], cwd: "/", tmpDir: host,
-    onOutput: (chunk, stream) => (stream === "stdout" ? (stdout += dec.decode(chunk)) : (stderr += dec.decode(chunk))),
-    ...extra,
-  });
-  return { ...r, stdout, stderr };
-}
+const sh = shIn(rootfs, { tmpDir: host });
 
 /** Every path in the rootfs with its mtime: a mount must leave this exactly as it was. */
 function tree(dir: string, prefix = ""): string[] {

@@ -7,8 +7,9 @@ import { existsSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runInRootfs, runHelperPids, runHelperStarts, type RunSpec } from "../../src/run/index.ts";
+import { runInRootfs, runHelperPids, runHelperStarts } from "../../src/run/index.ts";
 import { makeBusyboxRootfs } from "./busybox-rootfs.ts";
+import { shIn } from "./run-sh.ts";
 
 const rootfs = makeBusyboxRootfs();
 const host = mkdtempSync(join(tmpdir(), "kiln-resident-"));
@@ -17,17 +18,7 @@ afterAll(() => {
   rmSync(host, { recursive: true, force: true });
 });
 
-async function sh(script: string, extra: Partial<RunSpec> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const dec = new TextDecoder();
-  const r = await runInRootfs({
-    rootfs, argv: ["/bin/sh", "-c", script], env: ["PATH=/bin"], cwd: "/", tmpDir: host,
-    onOutput: (chunk, stream) => (stream === "stdout" ? (stdout += dec.decode(chunk, { stream: true })) : (stderr += dec.decode(chunk))),
-    ...extra,
-  });
-  return { ...r, stdout, stderr };
-}
+const sh = shIn(rootfs, { tmpDir: host });
 
 function statusField(status: string, name: string): string {
   return new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)![1]!.trim().replace(/\s+/g, " ");

@@ -2,28 +2,15 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { runInRootfs, runnerIgnoredPaths, type RunSpec } from "../../src/run/index.ts";
+import { runInRootfs, runnerIgnoredPaths } from "../../src/run/index.ts";
 import { KilnError } from "../../src/util/errors.ts";
 import { makeBusyboxRootfs } from "./busybox-rootfs.ts";
+import { shIn } from "./run-sh.ts";
 
 const rootfs = makeBusyboxRootfs();
 afterAll(() => rmSync(rootfs, { recursive: true, force: true }));
 
-/** Run a shell command in the busybox rootfs and capture its output. */
-async function sh(script: string, extra: Partial<RunSpec> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const dec = new TextDecoder();
-  const r = await runInRootfs({
-    rootfs,
-    argv: ["/bin/sh", "-c", script],
-    env: ["PATH=/bin"],
-    cwd: "/",
-    onOutput: (chunk, stream) => (stream === "stdout" ? (stdout += dec.decode(chunk)) : (stderr += dec.decode(chunk))),
-    ...extra,
-  });
-  return { ...r, stdout, stderr };
-}
+const sh = shIn(rootfs);
 
 function mountsUnder(path: string): string[] {
   return readFileSync("/proc/self/mountinfo", "utf8")
