@@ -29,7 +29,7 @@ import { checkBuildPushAccess } from "./push-check.ts";
 import { directiveWarnings } from "./directives.ts";
 import { cacheMountRoot } from "./run-mounts.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
-import { holdRunHelpers, prewarmRunHelper } from "../run/index.ts";
+import { holdRunHelpers } from "../run/index.ts";
 
 export interface BuildResult {
   image: Image;
@@ -107,8 +107,6 @@ export async function openBuild(opts: BuildOptions, log: Logger, deps: BuildDeps
     const ast = parseDockerfile(ctx.dockerfileText, ctx.dockerfileName);
     for (const w of directiveWarnings(ast.directives, ctx.dockerfileName)) log.warn(w);
     const plans = platforms.map((platform) => planBuild(ast, { buildArgs: opts.buildArgs, target: opts.target, platform, skipUnusedStages: opts.skipUnusedStages }));
-    // The RUN helper starts while the bases are pulled and unpacked.
-    if (!opts.dryRun && plans.some((p) => p.order.some((i) => p.stages[i]!.instructions.some((ins) => ins.keyword === "run")))) prewarmRunHelper(opts.keepSync);
     const client = new RegistryClient({
       insecureRegistries: opts.insecureRegistries,
       skipTlsVerify: opts.skipTlsVerify,

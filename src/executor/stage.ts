@@ -18,6 +18,7 @@ import { CachedLayerFailed, CopySources, StageRootfs } from "./stage-rootfs.ts";
 import type { StageEnv, StageResult } from "./stage-types.ts";
 import { runKeyInputs } from "./run-mounts.ts";
 import { requireRunPlatform } from "./run-platform.ts";
+import { prewarmRunHelper } from "../run/index.ts";
 import { copySpec, layerShapingFlags, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
 
 export type { CacheUse, StageEnv, StageResult, StepReport } from "./stage-types.ts";
@@ -43,6 +44,8 @@ export class StageBuilder {
       describeRun: (x) => runKeyInputs(x, { results: env.results, images: env.images, ctx: env.ctx }),
     });
     await probeSteps(env.cache, plan.steps, (m) => env.log.warn(`cache: ${m}`));
+    // A RUN will run: its helper starts while the base is unpacked (not for a build of cache hits).
+    if (!env.opts.dryRun && plan.steps.some((s) => s.x.kind === "run" && !s.hit)) prewarmRunHelper(env.opts.keepSync);
     const sources = [...start.sources];
     if (env.opts.dryRun) {
       for (const [i, s] of plan.steps.entries()) {
