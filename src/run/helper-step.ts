@@ -35,6 +35,7 @@ export function runStep(c: StepContext, req: HelperRequest): FinalReply {
       try {
         c.host.enterStep(isolated);
         mountsUsed = true;
+        if (TEST_LATE_THREAD) startThread();
       } catch (e) {
         reason = (e as Error).message;
       }
@@ -89,6 +90,16 @@ export function runStep(c: StepContext, req: HelperRequest): FinalReply {
     // The RUN's namespaces (and so its mounts) are dropped here, before the runner removes the placeholders.
     c.host.reset();
   }
+}
+
+/**
+ * Tests only: start a thread in the middle of a RUN, as the runtime may, so that the helper must
+ * retire (helper-host.ts threadLeftBehind). Never set by kiln.
+ */
+const TEST_LATE_THREAD = process.env.KILN_TEST_RUN_HELPER_LATE_THREAD === "1";
+function startThread(): void {
+  const worker = new Worker(URL.createObjectURL(new Blob(["setInterval(() => {}, 1000);"], { type: "text/javascript" })), { type: "module" });
+  void worker;
 }
 
 /** "K=V" list with one entry per name, the last value winning, in first-seen order (as an env object would). */

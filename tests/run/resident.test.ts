@@ -2,6 +2,7 @@
 // and signals exact, default signal dispositions, nothing left from the previous RUN (processes,
 // hostname, IPC, network, mounts), USER applied with no capabilities left, only stdio inherited.
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { existsSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
@@ -134,6 +135,16 @@ describe("the resident run helper", () => {
     // The helper went back to root: a directory it creates for the next RUN's cwd is root's.
     const cwd = await sh("stat -c '%u:%g' .", { cwd: "/made-after-user" });
     expect(cwd.stdout).toBe("0:0\n");
+  });
+
+  test("a thread the runtime starts mid-RUN retires the helper: the RUN ends once it has exited, the next gets a new one", () => {
+    const script = join(import.meta.dir, "fixtures/run-late-thread.ts");
+    const r = spawnSync(process.execPath, [script, rootfs], { encoding: "utf8", timeout: 60_000, env: { ...process.env, KILN_TEST_RUN_HELPER_LATE_THREAD: "1" } });
+    expect(r.stderr).toBe("");
+    const got = JSON.parse(r.stdout);
+    expect(got.rows).toEqual([0, 1, 2].map((i) => ({ out: `run-${i}\n`, exitCode: i, helperGone: true })));
+    // The first helper, and one replacement per retirement.
+    expect(got.starts).toBeGreaterThanOrEqual(3);
   });
 
   test("exec failures: not found 127, not executable 126, with kiln's messages", async () => {
