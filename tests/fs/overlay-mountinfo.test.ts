@@ -46,13 +46,20 @@ describe("overlay snapshotter", () => {
     const r = `${work}/fb,comma/root`; // overlay options cannot carry a comma
     fs.mkdirSync(r, { recursive: true });
     const notices: string[] = [];
-    const s = createSnapshotter({ rootfs: r, strategy: "auto", ignore: [], compression: "gzip", onNotice: (m) => notices.push(m) });
+    const s = createSnapshotter({ rootfs: r, strategy: "auto", ignore: [], compression: "gzip", stateDir: `${work}/fb,comma/state`, onNotice: (m) => notices.push(m) });
     await s.init();
     expect(s.strategy).toBe("walk");
     expect(notices.length).toBe(1);
-    expect(notices[0]).toMatch(/overlay snapshots unavailable .*; using the walk snapshotter/);
+    expect(notices[0]).toMatch(/^snapshots: walking the rootfs \(overlay unavailable: .*",", ":" or "\\", which overlay options cannot carry\)$/);
     fs.writeFileSync(`${r}/f`, "x");
     expect(await names((await s.snapshot(`${work}/fb-out`))!)).toEqual(["f"]);
+  });
+
+  test("--snapshot-mode overlay that cannot work is an error naming the flag and the reason", async () => {
+    const r = `${work}/ex,comma/root`;
+    fs.mkdirSync(r, { recursive: true });
+    const s = createSnapshotter({ rootfs: r, strategy: "overlay", ignore: [], compression: "gzip", stateDir: `${work}/ex,comma/state` });
+    await expect(s.init()).rejects.toThrow(/^--snapshot-mode overlay: overlay snapshots cannot be used here: .*overlay options cannot carry/);
   });
 });
 
