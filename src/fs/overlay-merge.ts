@@ -59,8 +59,9 @@ function mergeDir(upper: string, root: string, rel: string): void {
       continue;
     }
     if (st.isDirectory() && lower?.isDirectory() && !isOpaque(u)) {
+      const us = fs.lstatSync(u, { bigint: true }); // before moving children out changes its mtime
       mergeDir(upper, root, p);
-      copyDirMeta(u, r);
+      copyDirMeta(u, us, r);
       continue;
     }
     if (lower && (lower.isDirectory() || st.isDirectory())) fs.rmSync(r, { recursive: true, force: true });
@@ -71,8 +72,7 @@ function mergeDir(upper: string, root: string, rel: string): void {
 }
 
 /** A directory present on both sides: the upper's owner, mode, xattrs and times win. */
-function copyDirMeta(u: string, r: string): void {
-  const us = fs.lstatSync(u, { bigint: true });
+function copyDirMeta(u: string, us: fs.BigIntStats, r: string): void {
   const rs = fs.lstatSync(r);
   if (Number(us.uid) !== rs.uid || Number(us.gid) !== rs.gid) fs.lchownSync(r, Number(us.uid), Number(us.gid));
   if ((Number(us.mode) & 0o7777) !== (rs.mode & 0o7777)) fs.chmodSync(r, Number(us.mode) & 0o7777);

@@ -115,7 +115,11 @@ export class OverlaySnapshotter implements Snapshotter {
       }
       plan.entries.add(p);
       if (!o) {
-        if (n.type === T_DIR) fresh.add(p);
+        if (n.type !== T_DIR) continue;
+        fresh.add(p);
+        // The walk compares with the lower tree even below an opaque dir: a dir there that
+        // replaces a lower dir is a new inode, so it is marked opaque too.
+        if (hidden && lowerMeta(this.root, p)?.type === T_DIR) plan.opaque.add(p);
         continue;
       }
       if (o.type !== n.type) {
