@@ -14,7 +14,7 @@ import { KilnError } from "../util/errors.ts";
 import { addParents, emptyPlan, planIsEmpty, type LayerPlan } from "./diff.ts";
 import type { WrittenLayer } from "./layer-writer.ts";
 import { isCopyUp, isOpaque, isWhiteout, mergeUpper, type Relink } from "./overlay-merge.ts";
-import { OVERLAY_OPTIONS } from "./overlay-probe.ts";
+import { overlayOptions } from "./overlay-probe.ts";
 import { writePlanLayer, type PlanWriteOptions } from "./plan-writer.ts";
 import { cleanArchivePath, RootResolver } from "./resolve.ts";
 import type { Snapshotter, SnapshotterOptions } from "./snapshot.ts";
@@ -31,6 +31,9 @@ export class OverlaySnapshotter implements Snapshotter {
   private gen = 0;
   /** Lower inode → its names, for files with more than one (read lazily; dropped when links change). */
   private links: Map<number, string[]> | null = null;
+  private options: string;
+  /** Old upper and work dirs being removed in the background (off the step's critical path). */
+  private trash: Promise<void>[] = [];
 
   constructor(opts: SnapshotterOptions) {
     this.root = fs.realpathSync(opts.rootfs);
@@ -39,6 +42,7 @@ export class OverlaySnapshotter implements Snapshotter {
     this.state = fs.mkdtempSync(`${fs.realpathSync(opts.stateDir)}/kiln-overlay-`);
     this.ignore = ignoreSet(opts.ignore);
     this.write = { compression: opts.compression, level: opts.level, reproducible: opts.reproducible };
+    this.options = overlayOptions(this.state);
   }
 
   private get upper(): string {
@@ -65,7 +69,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const st = fs.lstatSync(this.root);
     fs.lchownSync(this.upper, st.uid, st.gid);
     fs.chmodSync(this.upper, st.mode & 0o7777);
-    mount("overlay", this.root, "overlay", 0, `lowerdir=${this.root},upperdir=${this.upper},workdir=${this.work},${OVERLAY_OPTIONS}`);
+    mount("overlay", this.root, "overlay", 0, `lowerdir=${this.root},upperdir=${this.upper},workdir=${this.work},${this.options}`);
     this.mounted = true;
     // Ctrl-C or a crash mid-step: detach it, so no mount outlives the build.
     this.release = onCleanup(() => {
@@ -200,11 +204,13 @@ export class OverlaySnapshotter implements Snapshotter {
     const { plan, relinks } = await this.planUpper();
     mergeUpper(this.upper, this.root, relinks);
     if (named) await this.addNamed(plan, named);
+    const [upper, work] = [this.upper, this.work];
+    if (remount) this.mountFresh();
+    this.trash.push(fs.promises.rm(upper, { recursive: true, force: true }), fs.promises.rm(work, { recursive: true, force: true }));
+    // The layer is written from the rootfs while the next step's overlay is already mounted over
+    // it: nothing writes through that mount until this returns.
     let layer: WrittenLayer | null = null;
     if (outDir !== null && (!planIsEmpty(plan) || named)) layer = await writePlanLayer(this.root, plan, outDir, this.write);
-    fs.rmSync(this.upper, { recursive: true, force: true });
-    fs.rmSync(this.work, { recursive: true, force: true });
-    if (remount) this.mountFresh();
     return layer;
   }
 
@@ -252,6 +258,8 @@ export class OverlaySnapshotter implements Snapshotter {
   /** Unmount, keeping pending changes in the rootfs (merged without writing a layer). */
   async close(): Promise<void> {
     if (this.mounted) await this.cycle(null, false);
+    await Promise.allSettled(this.trash);
+    this.trash = [];
     fs.rmSync(this.state, { recursive: true, force: true });
   }
 }
