@@ -18,7 +18,7 @@ import { overlayOptions } from "./overlay-probe.ts";
 import { writePlanLayer, type PlanWriteOptions } from "./plan-writer.ts";
 import { cleanArchivePath, RootResolver } from "./resolve.ts";
 import type { Snapshotter, SnapshotterOptions } from "./snapshot.ts";
-import { hostPath, ignoreSet, metaOf, T_DIR, walkTree, type Meta, type TreeIndex } from "./tree-index.ts";
+import { hostPath, ignoreSet, metaOf, T_CHAR, T_DIR, walkTree, type Meta } from "./tree-index.ts";
 
 export class OverlaySnapshotter implements Snapshotter {
   readonly strategy = "overlay" as const;
@@ -109,8 +109,7 @@ export class OverlaySnapshotter implements Snapshotter {
       const hidden = parent !== "" && fresh.has(parent);
       const o = hidden ? null : lowerMeta(this.root, p);
       const u = hostPath(this.upper, p);
-      if (n.type !== T_DIR && n.nlink > 1) linksChanged = true;
-      if (isWhiteout(fs.lstatSync(u))) {
+      if (n.type === T_CHAR && isWhiteout(fs.lstatSync(u))) {
         if (!o) continue;
         plan.whiteouts.add(p);
         gone.add(p);
@@ -118,6 +117,7 @@ export class OverlaySnapshotter implements Snapshotter {
         continue;
       }
       plan.entries.add(p);
+      if (n.type !== T_DIR && n.nlink > 1) linksChanged = true; // a new name for some file
       if (!o) {
         if (n.type !== T_DIR) continue;
         fresh.add(p);
@@ -271,5 +271,3 @@ function lowerMeta(root: string, rel: string): Meta | null {
     return null;
   }
 }
-
-export type { TreeIndex };
