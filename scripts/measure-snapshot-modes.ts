@@ -2,6 +2,7 @@
 // busybox and Debian base rootfs, walk vs overlay. Usage: bun scripts/measure-snapshot-modes.ts
 import fs from "node:fs";
 import os from "node:os";
+import { execFileSync } from "node:child_process";
 import { applyLayer } from "../src/fs/unpack.ts";
 import { createSnapshotter } from "../src/fs/snapshot.ts";
 
@@ -23,7 +24,7 @@ try {
       const root = `${work}/${image}-${mode}/root`;
       fs.mkdirSync(root, { recursive: true });
       for (const l of layersOf(`${LAYOUTS}/${image}`)) await applyLayer(root, fs.createReadStream(l.path), { mediaType: l.mediaType, source: l.digest });
-      const files = Number(require("node:child_process").execSync(`find ${root} | wc -l`).toString().trim());
+      const files = execFileSync("find", [root], { encoding: "utf8" }).trim().split("\n").length;
       const snap = createSnapshotter({ rootfs: root, strategy: mode, ignore: ["/proc", "/sys", "/dev"], compression: "gzip", stateDir: `${work}/${image}-${mode}/state` });
       const t0 = performance.now();
       await snap.init();
