@@ -72,6 +72,7 @@ export class StageRootfs {
       },
     });
     await this.snap.init();
+    log.debug(`${this.prefix} snapshots: ${this.snap.strategy}`);
     this.dir = dir;
     return dir;
   }
