@@ -62,7 +62,7 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
   { name: "skip-push-permission-check", type: "bool", help: "do not check push access to the destinations before building" },
   { name: "reproducible", type: "bool", help: "strip timestamps so the same inputs give the same image digest" },
   { name: "single-snapshot", type: "bool", help: "one layer per stage instead of one per step" },
-  { name: "snapshot-mode", type: "string", arg: "mode", help: "how changes are found after RUN: full, redo, time (kaniko's names: kiln's walk, which compares inode, ctime, mtime, size, mode and owner, so it sees every content change), auto, walk, overlay", defaultText: "auto (= walk)" },
+  { name: "snapshot-mode", type: "string", arg: "mode", help: "how changes are found after RUN: full, redo, time (kaniko's names: kiln's walk, which compares inode, ctime, mtime, size, mode and owner, so it sees every content change), auto, walk, overlay", defaultText: "auto (overlay where the kernel allows, else walk)" },
   { name: "use-new-run", type: "bool", help: "accepted for kaniko; no effect: kiln's RUN change detection is always its snapshotter" },
   { name: "force-build-metadata", type: "bool", help: "metadata-only steps (ENV, LABEL, …) get an empty layer, as kaniko does" },
   { name: "ignore-path", type: "list", arg: "path", help: "never snapshot this path (repeatable)" },

@@ -56,8 +56,7 @@ export class StageRootfs {
     }
     this.snap = createSnapshotter({
       rootfs: dir,
-      // The overlay strategy is not finished; "auto" means walk until it is.
-      strategy: opts.snapshotMode === "overlay" ? "overlay" : "walk",
+      strategy: snapshotStrategy(opts.snapshotMode),
       // The runner's /etc/hosts and /etc/resolv.conf are bind mounts in its own namespace: the
       // files in the rootfs stay untouched by RUN, and COPY may legitimately replace them.
       ignore: [...runnerIgnoredPaths().filter((p) => !p.startsWith("/etc/")), INLINE_DIR, ...opts.ignorePaths, ...(here?.ignore ?? []), ...this.volumes],
@@ -66,9 +65,14 @@ export class StageRootfs {
       reproducible: opts.reproducible ? { epoch: sourceDateEpoch() } : undefined,
       stateDir: ws.subdir(`stage${this.stageIndex}-snapshot`),
       skeleton: this.skeleton,
-      onNotice: (m) => log.info(m),
+      // Once per build: every stage would give the same reason.
+      onNotice: (m) => {
+        if (!noticed.has(log)) log.info(m);
+        noticed.add(log);
+      },
     });
     await this.snap.init();
+    log.debug(`${this.prefix} snapshots: ${this.snap.strategy}`);
     this.dir = dir;
     return dir;
   }
@@ -121,6 +125,19 @@ export class StageRootfs {
   async close(): Promise<void> {
     await this.snap?.close();
   }
+}
+
+const noticed = new WeakSet<object>();
+
+/**
+ * "auto" is the overlay where it can be mounted, else the walk (both write the same layers, so the
+ * cache key does not name the mode). KILN_TEST_SNAPSHOT_MODE=walk|overlay makes "auto" one of them,
+ * so that the test suites (tests/diff, tests/executor) run in either mode through one switch.
+ */
+function snapshotStrategy(mode: "auto" | "walk" | "overlay"): "auto" | "walk" | "overlay" {
+  const forced = process.env.KILN_TEST_SNAPSHOT_MODE;
+  if (mode === "auto" && (forced === "walk" || forced === "overlay")) return forced;
+  return mode;
 }
 
 /** Real rootfs-relative paths that /etc/passwd or /etc/group resolve to and that the skeleton emptied. */

@@ -129,7 +129,7 @@ export function layerShapingFlags(opts: BuildOptions): LayerShaping {
     ignorePaths: ignore.length > 0 ? ignore : undefined,
     reproducible: opts.reproducible ? sourceDateEpoch() : undefined,
     ignoreVarRun: opts.ignoreVarRun === false ? false : undefined,
-    snapshotMode: opts.snapshotMode === "overlay" ? "overlay" : undefined,
+    // No snapshotMode: walk and overlay write the same layers (tests/fs/snapshot-modes*.test.ts).
   };
 }
 

@@ -158,7 +158,8 @@ export class WalkSnapshotter implements Snapshotter {
   }
 }
 
-// Chooses overlay or walk at init(), falling back to walk with a one-line notice.
+// Chooses overlay or walk at init(). "auto" falls back to the walk with one notice saying why;
+// an explicit "overlay" that cannot work is an error naming the flag.
 class LazyOverlay implements Snapshotter {
   private impl: Snapshotter | null = null;
   constructor(private opts: SnapshotterOptions) {}
@@ -168,18 +169,25 @@ class LazyOverlay implements Snapshotter {
   }
 
   async init(): Promise<void> {
-    const { OverlaySnapshotter } = await import("./overlay.ts");
-    const ov = new OverlaySnapshotter(this.opts);
-    try {
-      await ov.init();
-      this.impl = ov;
-    } catch (e) {
-      (this.opts.onNotice ?? ((m: string) => console.error(`kiln: ${m}`)))(
-        `overlay snapshots unavailable (${(e as Error).message}); using the walk snapshotter`,
-      );
-      this.impl = new WalkSnapshotter(this.opts);
-      await this.impl.init();
+    const { overlayUnavailable } = await import("./overlay-probe.ts");
+    const root = fs.realpathSync(this.opts.rootfs);
+    const state = this.opts.stateDir;
+    let reason = state ? overlayUnavailable(root, state) : "no state directory for the upper layer";
+    if (reason === null) {
+      const { OverlaySnapshotter } = await import("./overlay.ts");
+      const ov = new OverlaySnapshotter(this.opts);
+      try {
+        await ov.init();
+        this.impl = ov;
+        return;
+      } catch (e) {
+        reason = (e as Error).message;
+      }
     }
+    if (this.opts.strategy === "overlay") throw new KilnError(`--snapshot-mode overlay: overlay snapshots cannot be used here: ${reason}`);
+    (this.opts.onNotice ?? ((m: string) => console.error(`kiln: ${m}`)))(`snapshots: walking the rootfs (overlay unavailable: ${reason})`);
+    this.impl = new WalkSnapshotter(this.opts);
+    await this.impl.init();
   }
 
   private get s(): Snapshotter {
@@ -200,5 +208,3 @@ class LazyOverlay implements Snapshotter {
     await this.impl?.close();
   }
 }
-
-

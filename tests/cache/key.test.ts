@@ -180,13 +180,15 @@ describe("issue 20 items 1-3: every layer-shaping flag is in the base key", () =
   const k = (o: Partial<BuildOptions> = {}) => baseKey({ manifestDigest: BASE }, layerShapingFlags(opts(o)));
   test("each flag changes it; spelling and order of paths do not", () => {
     const seen = new Set([k()]);
-    for (const o of [{ ignorePaths: ["/ign"] }, { reproducible: true }, { compression: "zstd" }, { compressionLevel: 9 }, { ignoreVarRun: false }, { snapshotMode: "overlay" }] as Partial<BuildOptions>[]) {
+    for (const o of [{ ignorePaths: ["/ign"] }, { reproducible: true }, { compression: "zstd" }, { compressionLevel: 9 }, { ignoreVarRun: false }] as Partial<BuildOptions>[]) {
       const v = k(o);
       expect(seen.has(v), JSON.stringify(o)).toBe(false);
       seen.add(v);
     }
     expect(k({ ignorePaths: ["/a", "/b/"] })).toBe(k({ ignorePaths: ["b", "/a", "/a"] }));
+    // The two snapshotters write the same layers, so "auto" resolving to either shares the cache.
     expect(k({ snapshotMode: "walk" })).toBe(k());
+    expect(k({ snapshotMode: "overlay" })).toBe(k());
     const before = process.env.SOURCE_DATE_EPOCH;
     process.env.SOURCE_DATE_EPOCH = "1700000000";
     const withEpoch = k({ reproducible: true });
