@@ -6,7 +6,8 @@
 import fs from "node:fs";
 import { TarPushReader } from "../tar/push-reader.ts";
 import { KilnError } from "../util/errors.ts";
-import { decompress, limitUnpacked } from "./compression.ts";
+import { limitUnpacked } from "./compression.ts";
+import { inflateLayer } from "./small-layer.ts";
 import { SKELETON_KEEPS, Unpacker, type UnpackOptions, type UnpackOwner } from "./unpack-entries.ts";
 
 export { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from "./unpack-whiteout.ts";
@@ -35,7 +36,7 @@ export interface ApplyOptions {
 /** Apply one layer (gzip, zstd or plain tar; detected from its bytes) to `rootfs`. */
 export async function applyLayer(rootfs: string, compressed: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<void> {
   const what = opts.source ? `layer ${opts.source}` : `layer (${opts.mediaType})`;
-  await unpack(rootfs, decompress(compressed, what), { kind: "layer", what, owner: "archive", onWarning: opts.onWarning, protect: opts.protect, skeleton: opts.skeleton, keep: opts.keep });
+  await unpack(rootfs, inflateLayer(compressed, what), { kind: "layer", what, owner: "archive", onWarning: opts.onWarning, protect: opts.protect, skeleton: opts.skeleton, keep: opts.keep });
 }
 
 export interface ExtractOptions {
