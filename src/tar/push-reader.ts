@@ -104,7 +104,7 @@ export class TarPushReader {
       case State.Done:
         return;
       case State.Header:
-        if (this.#carried > 0) throw truncated("header", this.#offset, BLOCK - this.#carried);
+        if (this.#carried > 0) throw truncated("header", this.#offset + this.#carried, BLOCK - this.#carried);
         if (this.#meta.local || this.#meta.longName !== null || this.#meta.longLink !== null) {
           throw truncated("entry after an extended header", this.#offset, BLOCK);
         }
