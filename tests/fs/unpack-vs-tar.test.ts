@@ -8,6 +8,7 @@
 import { describe, expect, test, afterAll } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
+import zlib from "node:zlib";
 import { spawnSync } from "node:child_process";
 import { applyLayer } from "../../src/fs/unpack.ts";
 import { libcAvailable } from "../../src/runtime/libc.ts";
@@ -86,8 +87,9 @@ function mtimes(root: string): Map<string, number> {
 async function layerFiles(): Promise<string[]> {
   const files: string[] = [];
   for (let i = 0; i < layers.length; i++) {
-    const f = `${work}/layer${i}.tar`;
-    if (!fs.existsSync(f)) fs.writeFileSync(f, await tarOf(layers[i]!));
+    // gzipped like registry layers, so the small-layer gunzip is on the path too
+    const f = `${work}/layer${i}.tar.gz`;
+    if (!fs.existsSync(f)) fs.writeFileSync(f, zlib.gzipSync(await tarOf(layers[i]!)));
     files.push(f);
   }
   return files;
@@ -119,7 +121,7 @@ async function kiln(rt: "bun" | "deno", files: string[], dir: string): Promise<v
       continue;
     }
     const warnings: string[] = [];
-    await applyLayer(dir, fs.createReadStream(f), { mediaType: "application/vnd.oci.image.layer.v1.tar", onWarning: (m) => warnings.push(m) });
+    await applyLayer(dir, fs.createReadStream(f), { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", onWarning: (m) => warnings.push(m) });
     expect(warnings).toEqual([]);
   }
 }
