@@ -29,6 +29,15 @@ if (args[0] === "--first-unpack") {
 const runs = Number(flag("runs") ?? 10);
 const which = (flag("layers") ?? "busybox,debian,fat").split(",");
 const work = fs.mkdtempSync(`${os.tmpdir()}/kiln-bench-fs-`);
+const shm = fs.existsSync("/dev/shm") ? fs.mkdtempSync("/dev/shm/kiln-bench-fs-") : undefined;
+// Removed however the run ends (a failed tool, Ctrl-C).
+const cleanup = () => {
+  fs.rmSync(work, { recursive: true, force: true });
+  if (shm) fs.rmSync(shm, { recursive: true, force: true });
+};
+process.on("exit", cleanup);
+process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
 const ms = (t: number) => `${t.toFixed(t < 100 ? 1 : 0).padStart(6)} ms`;
 
 function sh(cmd: string, args: string[]): void {
@@ -93,7 +102,7 @@ const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
 console.log(`runtime: ${"Bun" in globalThis ? "bun" : "deno"}, ${os.cpus().length} cpus, median of ${runs}`);
 const layers = await benchLayers(work, which);
 const places: [string, string][] = [["disk", work]];
-if (fs.existsSync("/dev/shm")) places.push(["tmpfs", fs.mkdtempSync("/dev/shm/kiln-bench-fs-")]);
+if (shm) places.push(["tmpfs", shm]);
 const rows: Row[] = [];
 for (const l of layers) {
   for (const [place, base] of places) {
@@ -105,7 +114,6 @@ for (const l of layers) {
     );
   }
 }
-for (const [, base] of places) if (base !== work) fs.rmSync(base, { recursive: true, force: true });
 console.log("targets:");
 for (const r of rows) console.log(`  unpack ${r.layer} ${r.place}: kiln ≤ 1.0× GNU tar: ${(r.kiln / r.tar).toFixed(2)}× ${verdict(r.kiln <= r.tar)}`);
 for (const r of rows.filter((r) => r.layer === "busybox")) {
@@ -133,4 +141,4 @@ for (const strategy of args.includes("--no-snapshot") ? [] : (["walk", "overlay"
   await s.close();
   console.log(`snapshot ${s.strategy.padEnd(8)} 50,000 files: init ${ms(initT)}  one-file change ${ms(snapT)} (${entries} entries)  no change ${ms(noopT)}`);
 }
-fs.rmSync(work, { recursive: true, force: true });
+cleanup();

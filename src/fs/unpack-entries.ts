@@ -137,7 +137,7 @@ export class Unpacker implements TarSink {
   }
 
   private start(h: TarHeader): void {
-    const rel = cleanArchivePath(h.name, this.what, this.place);
+    const rel = cleanName(h.name) ?? cleanArchivePath(h.name, this.what, this.place);
     if (this.opts.protect?.length && this.isProtected(rel)) return;
     if (rel === "") {
       // "./" carries the rootfs's own metadata; an archive's destination directory keeps its own.
@@ -368,6 +368,14 @@ export class Unpacker implements TarSink {
     else removeWhiteout(this.r, dirReal, name, this.what);
     this.invalidate();
   }
+}
+
+// Names that need no cleaning (no leading "/", no empty, "." or ".." component; a trailing "/" is
+// dropped), as nearly all layer entries are, skip cleanArchivePath's split and join.
+const UNCLEAN = /^\/|\/\/|\/$|(^|\/)\.\.?(\/|$)/;
+function cleanName(name: string): string | undefined {
+  const n = name.endsWith("/") ? name.slice(0, -1) : name;
+  return n === "" || UNCLEAN.test(n) ? undefined : n;
 }
 
 function splitTop(rel: string): string {
