@@ -240,6 +240,18 @@ export class Unpacker implements TarSink {
     return false;
   }
 
+  // The create call alone where nothing is there yet (a fresh rootfs: no lstat first); whatever is
+  // there is removed only when it fails with EEXIST.
+  private create<T>(host: string, make: () => T): T {
+    try {
+      return make();
+    } catch (e) {
+      if (!isExists(e)) throw e;
+      this.clear(host, false);
+      return make();
+    }
+  }
+
   private owner(h: TarHeader): [number, number] {
     return [this.fixedOwner?.uid ?? h.uid, this.fixedOwner?.gid ?? h.gid];
   }
@@ -250,18 +262,11 @@ export class Unpacker implements TarSink {
     return this.chown && (uid !== this.euid || gid !== this.egid || this.dirHasSetgid(dir));
   }
 
-  // Never write through an existing file: it may be a hardlink from a lower layer.
+  // Never write through an existing file (O_EXCL): it may be a hardlink from a lower layer.
   // Skeleton files are left empty (their body is skipped) and their inode is recorded.
   private file(dir: string, real: string, host: string, h: TarHeader): void {
     const perm = h.mode & 0o777;
-    let fd: number;
-    try {
-      fd = fs.openSync(host, O_NEW, perm);
-    } catch (e) {
-      if (!isExists(e)) throw e;
-      this.clear(host, false);
-      fd = fs.openSync(host, O_NEW, perm);
-    }
+    const fd = this.create(host, () => fs.openSync(host, O_NEW, perm));
     this.fd = fd;
     this.curHost = host;
     this.curDir = dir;
@@ -319,13 +324,7 @@ export class Unpacker implements TarSink {
 
   private symlink(dir: string, host: string, h: TarHeader): void {
     const target = h.linkname ?? "";
-    try {
-      fs.symlinkSync(target, host);
-    } catch (e) {
-      if (!isExists(e)) throw e;
-      this.clear(host, false);
-      fs.symlinkSync(target, host);
-    }
+    this.create(host, () => fs.symlinkSync(target, host));
     const [uid, gid] = this.owner(h);
     if (this.needsChown(dir, uid, gid)) fs.lchownSync(host, uid, gid);
     if (this.layer) applyXattrs(host, h, (k, m) => this.warn(k, m));
@@ -344,13 +343,7 @@ export class Unpacker implements TarSink {
     }
     if (st.isDirectory()) throw new KilnError(`${this.what}: hardlink "${h.name}" -> "${h.linkname}": target is a directory`);
     if (target === host) return;
-    try {
-      fs.linkSync(target, host);
-    } catch (e) {
-      if (!isExists(e)) throw e;
-      this.clear(host, false);
-      fs.linkSync(target, host);
-    }
+    this.create(host, () => fs.linkSync(target, host));
   }
 
   // The rootfs's own "./" entry and device nodes. chown before chmod (chown clears setuid/setgid),
