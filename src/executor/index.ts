@@ -29,6 +29,7 @@ import { checkBuildPushAccess } from "./push-check.ts";
 import { directiveWarnings } from "./directives.ts";
 import { cacheMountRoot } from "./run-mounts.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
+import { buildPhases, describePhases, sinceStart } from "../util/timing.ts";
 
 export interface BuildResult {
   image: Image;
@@ -55,19 +56,22 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
 
 async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDeps): Promise<BuildResult> {
   const t0 = performance.now();
+  buildPhases.take();
+  buildPhases.add("start-up", sinceStart());
   const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
   checkRootFlag(opts.root, opts.force);
   const targets = buildTargets(opts);
   if (targets.multi) return await buildMultiPlatform(opts, log, deps, targets.platforms, t0);
-  const session = await openBuild(opts, log, deps, [targets.platforms[0]]);
+  const session = await buildPhases.time("open", () => openBuild(opts, log, deps, [targets.platforms[0]]));
   try {
     const built = await buildPlatformImage(session, 0, log);
     const report = built.report;
     if (opts.dryRun) return { image: built.image, digest: "", report };
     const image = built.image;
-    await writeOutputs(image, opts, session.client, log, built.mountFrom);
+    await buildPhases.time("outputs", () => writeOutputs(image, opts, session.client, log, built.mountFrom));
     reportCache(session, report, log);
+    logBuildPhases(log);
     const size = image.layers.reduce((n, l) => n + l.size, 0);
     log.info(`built ${image.manifestDigest} (${image.layers.length} layers, ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
       event: "built", digest: image.manifestDigest, layers: image.layers.length, size,
@@ -171,21 +175,29 @@ export async function buildPlatformImage(session: BuildSession, i: number, log: 
   const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
   if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
   try {
+    const stagesStart = performance.now();
     for (const [i, index] of plan.order.entries()) {
       if (interrupted.aborted) throw new KilnError("interrupted", interruptExitCode() ?? 130);
       const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer }, index);
       results.set(index, await builder.build());
     }
+    buildPhases.add("stages", performance.now() - stagesStart);
     if (cache?.mounts) cache.pending.push(cache.mounts.storeChanged()); // only after a successful build
   } finally {
     // Cache writes never fail the build, but they must finish before we exit or push.
-    if (cache) await Promise.all(cache.pending);
+    if (cache) await buildPhases.time("cache-wait", () => Promise.all(cache.pending));
   }
   const final = results.get(plan.target)!;
   // The cache repo first: it holds every layer this build wrote (pushed there while it ran).
   const mountFrom = [...(cache?.store.repository ? [cache.store.repository.context()] : []), ...final.sources];
   if (opts.dryRun) return { image: final.image, report, mountFrom };
   return { image: finalize(final.image, opts), report, mountFrom };
+}
+
+/** Where the build's time went (-v debug; a "timing" event in JSON logs), for the benchmarks. */
+function logBuildPhases(log: Logger): void {
+  const phases = buildPhases.take();
+  log.debug(`timing: ${describePhases(phases)}`, { event: "timing", phases });
 }
 
 /** --root DIR holds the build's files; in-container mode keeps them in kiln's own directory. */

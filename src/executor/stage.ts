@@ -19,6 +19,7 @@ import type { StageEnv, StageResult } from "./stage-types.ts";
 import { runKeyInputs } from "./run-mounts.ts";
 import { requireRunPlatform } from "./run-platform.ts";
 import { copySpec, layerShapingFlags, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
+import { describePhases, stepPhases } from "../util/timing.ts";
 
 export type { CacheUse, StageEnv, StageResult, StepReport } from "./stage-types.ts";
 
@@ -103,6 +104,7 @@ export class StageBuilder {
     const seconds: number[] = [];
     for (const [i, step] of steps.entries()) {
       const t0 = performance.now();
+      stepPhases.take();
       const n = `STEP ${i + 1}/${steps.length}`;
       const lookedUp = !!cache && step.fsStep;
       const note = step.hit ? ` (CACHE HIT ${step.key.slice(0, 12)})` : lookedUp ? ` (CACHE MISS ${step.key.slice(0, 12)})` : "";
@@ -128,7 +130,7 @@ export class StageBuilder {
         img.add(layer, step.x);
       } else if (step.fsStep) {
         if (step.x.kind === "run" && !env.inContainer) requireRunPlatform(env.plan, this.stage, step.ins);
-        await rootfs.ensure(img.base.layers, img.added);
+        await stepPhases.time("unpack", () => rootfs.ensure(img.base.layers, img.added));
         const written = await atLine(step.ins, () => executeStep(exec, step));
         img.add(written, step.x);
         if (cache && step.cacheable) cache.pending.push(cache.store.put(step.key, written, { createdBy: createdBy(step.x), replaceBlob: step.replaceBlob }));
@@ -141,8 +143,9 @@ export class StageBuilder {
       }
       seconds[i] = (performance.now() - t0) / 1000;
       if (step.fsStep && !step.hit) {
-        log.info(`${this.prefix} ${n} done in ${seconds[i]!.toFixed(2)}s${layer ? `, layer ${humanSize(layer.size)}` : ", no changes"}`, {
-          event: "step-done", stage: this.stage.index, step: i + 1, seconds: seconds[i], layer: layer?.digest, size: layer?.size,
+        const phases = stepPhases.take();
+        log.info(`${this.prefix} ${n} done in ${seconds[i]!.toFixed(2)}s${layer ? `, layer ${humanSize(layer.size)}` : ", no changes"}${log.enabled("debug") ? ` (${describePhases(phases)})` : ""}`, {
+          event: "step-done", stage: this.stage.index, step: i + 1, seconds: seconds[i], layer: layer?.digest, size: layer?.size, phases,
         });
       }
       if (step.fsStep) env.report.push({ stage: this.stage.index, step: i + 1, instruction: step.ins.original, key: cache ? step.key : undefined, hit: !!step.hit, layer: layer?.digest, seconds: seconds[i]! });
