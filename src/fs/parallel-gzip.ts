@@ -42,7 +42,7 @@ export class ParallelGzip {
   /** Input blocks are reused once compressed: big layers would otherwise leave GC-lagged garbage. */
   private free: Uint8Array[] = [];
   /** The first grows up to BLOCK as data comes (a small layer never allocates a whole block). */
-  private block = new Uint8Array(0);
+  private block: Uint8Array = new Uint8Array(0);
   private used = 0;
   private queue: { input: Uint8Array; output: Promise<Uint8Array[]> }[] = [];
   private submitted = 0;
