@@ -15,7 +15,7 @@ import { copyFromFiles, demoteFrom, onlyAddsFiles, probeSteps } from "./stage-ca
 import { executeStep, reuseLinkHit, type ExecContext } from "./stage-exec.ts";
 import { emptyTarLayer, StageImage } from "./stage-image.ts";
 import { CachedLayerFailed, CopySources, StageRootfs } from "./stage-rootfs.ts";
-import type { StageEnv, StageResult } from "./stage-types.ts";
+import type { CacheUse, StageEnv, StageResult } from "./stage-types.ts";
 import { runKeyInputs } from "./run-mounts.ts";
 import { requireRunPlatform } from "./run-platform.ts";
 import { copySpec, layerShapingFlags, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
@@ -133,7 +133,7 @@ export class StageBuilder {
         await stepPhases.time("unpack", () => rootfs.ensure(img.base.layers, img.added));
         const written = await atLine(step.ins, () => executeStep(exec, step));
         img.add(written, step.x);
-        if (cache && step.cacheable) cache.pending.push(cache.store.put(step.key, written, { createdBy: createdBy(step.x), replaceBlob: step.replaceBlob }));
+        if (cache && step.cacheable) cache.pending.push(timedPut(cache, log, step, written));
         layer = written;
       } else if (step.x.kind !== "arg") {
         // --force-build-metadata (kaniko): metadata steps get a layer too, an empty one.
@@ -154,6 +154,15 @@ export class StageBuilder {
 
   /** The steps whose layers img holds before the rootfs is unpacked, in order (CachedLayerFailed's index). */
   private layerSteps: Step[] = [];
+}
+
+/** A step's cache write, in the background; how long it took is a debug event (the benchmarks read it). */
+function timedPut(cache: CacheUse, log: StageEnv["log"], step: Step, written: WrittenLayer | null): Promise<void> {
+  const t0 = performance.now();
+  return cache.store.put(step.key, written, { createdBy: createdBy(step.x), replaceBlob: step.replaceBlob }).then(() => {
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    log.debug(`cache: entry ${step.key.slice(0, 12)} written in ${ms.toFixed(1)}ms`, { event: "cache-put", key: step.key, ms });
+  });
 }
 
 /** Errors of a step name its Dockerfile line. */
