@@ -51,6 +51,7 @@ export class StageBuilder {
       }
       return { image: start.base, scope: start.scope, sources, key: plan.key };
     }
+    for (const l of start.base.layers) env.early?.add(l);
     const img = new StageImage(start.base, env.opts.reproducible ? new Date(0) : env.now);
     const rootfs = new StageRootfs(env, stage.index, this.prefix);
     const reportFrom = env.report.length;
@@ -74,6 +75,7 @@ export class StageBuilder {
       // --single-snapshot: everything the stage changed, as one layer.
       const layer = await rootfs.snap.snapshot(env.ws.layers);
       if (layer) img.add(layer, plan.steps.at(-1)!.x, "kiln: single snapshot of the stage");
+      if (layer) env.early?.add(img.added.at(-1)!, { fresh: true });
     }
     await rootfs.close();
     const p = stage.platform ?? env.plan.targetPlatform;
@@ -121,11 +123,13 @@ export class StageBuilder {
         if (layer) await reuseLinkHit(exec, layer).catch((e) => Promise.reject(new CachedLayerFailed(reused.length - 1, e as Error)));
         if (layer && cache!.store.repository) sources.push(cache!.store.repository.context());
         img.add(layer, step.x);
+        if (layer) env.early?.add(layer);
       } else if (step.hit) {
         layer = cache!.store.layerOf(step.hit) ?? null;
         if (layer) {
           reused.push(step);
           if (cache!.store.repository) sources.push(cache!.store.repository.context());
+          env.early?.add(layer);
         }
         img.add(layer, step.x);
       } else if (step.fsStep) {
@@ -133,7 +137,10 @@ export class StageBuilder {
         await stepPhases.time("unpack", () => rootfs.ensure(img.base.layers, img.added));
         const written = await atLine(step.ins, () => executeStep(exec, step));
         img.add(written, step.x);
-        if (cache && step.cacheable) cache.pending.push(timedPut(cache, log, step, written));
+        const put = cache && step.cacheable ? timedPut(cache, log, step, written) : undefined;
+        if (put) cache!.pending.push(put);
+        // After its cache write: then it is mounted from the cache repo, not uploaded twice.
+        if (written) env.early?.add(img.added.at(-1)!, { after: put, fresh: true });
         layer = written;
       } else if (step.x.kind !== "arg") {
         // --force-build-metadata (kaniko): metadata steps get a layer too, an empty one.
