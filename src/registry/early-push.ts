@@ -30,6 +30,9 @@ export class EarlyPush {
    */
   add(layer: Layer, opts: { after?: Promise<unknown>; fresh?: boolean } = {}): void {
     if (isForeignLayer(layer.mediaType) || this.jobs.has(layer.digest)) return;
+    // A base layer from another registry would be streamed through kiln while the build
+    // downloads it to unpack: left to the final push, as before.
+    if (!opts.fresh && !layer.sources.some((s) => this.dests.every((d) => d.registry === s.registry))) return;
     // A small fresh layer goes up at once, alongside its cache write: sending its bytes twice
     // costs less than waiting for the write and a mount (the registry stores a digest once).
     const atOnce = opts.fresh && layer.size <= UPLOAD_AT_ONCE;
