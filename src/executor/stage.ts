@@ -139,7 +139,7 @@ export class StageBuilder {
         img.add(written, step.x);
         const put = cache && step.cacheable ? timedPut(cache, log, step, written) : undefined;
         if (put) cache!.pending.push(put);
-        // After its cache write: then it is mounted from the cache repo, not uploaded twice.
+        // To the destinations now (a small layer) or after its cache write (a big one, then mounted from the cache repo).
         if (written) env.early?.add(img.added.at(-1)!, { after: put, fresh: true });
         layer = written;
       } else if (step.x.kind !== "arg") {

@@ -35,7 +35,10 @@ export class PhaseTimes {
   }
 }
 
-/** The current step's phases: filled by the step's code (stage-exec.ts, layer-writer.ts), taken when it is done. */
+/**
+ * The current step's phases: filled by the step's code (stage-exec.ts, layer-writer.ts), taken when
+ * it is done. One per process: platforms built at once (--platform a,b) mix theirs.
+ */
 export const stepPhases = new PhaseTimes();
 
 /** The build's phases (src/executor/index.ts). */
