@@ -9,13 +9,6 @@ export * as dockerfile from "./src/dockerfile/index.ts";
 export * as image from "./src/image/index.ts";
 export * as registry from "./src/registry/index.ts";
 
-if (import.meta.main) {
-  // kiln re-executes itself as the RUN helper (src/run): that process must not parse a command line.
-  if (process.env.KILN_RUN_HELPER === "1") {
-    const { runHelper } = await import("./src/run/helper.ts");
-    await runHelper();
-  } else {
-    const { main } = await import("./src/cli/main.ts");
-    await main();
-  }
-}
+// Run as a program (`bun mod.ts`, `deno run -A mod.ts`): the command line (src/cli/entry.ts, also
+// the compiled executable's entry, which leaves the exports above out).
+if (import.meta.main) await import("./src/cli/entry.ts");

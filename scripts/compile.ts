@@ -56,7 +56,7 @@ function compile(target: string, outfile: string): string | undefined {
     "build", "--compile", "--bytecode", "--format=esm", "--minify-syntax", "--minify-whitespace", `--target=bun-${target}`,
     "--define", `KILN_VERSION=${JSON.stringify(version)}`,
     "--define", `KILN_COMMIT=${JSON.stringify(commit)}`,
-    join(root, "mod.ts"), "--outfile", outfile,
+    join(root, "src", "cli", "entry.ts"), "--outfile", outfile,
   ];
   const r = spawnSync(bun, cmd, { cwd: root, encoding: "utf8" });
   process.stderr.write(r.stderr ?? "");

@@ -13,6 +13,8 @@ import { isCacheKey } from "./key.ts";
 import type { CacheStore, CacheStoreOptions } from "./store.ts";
 
 const ENTRY_ACCEPT = `${OCI_MANIFEST}, ${DOCKER_MANIFEST}`;
+/** Blobs above this size are looked for (HEAD) before they are uploaded. */
+const ASK_FIRST = 64 << 10;
 
 export class RegistryCacheStore implements CacheStore {
   private client: RegistryClient;
@@ -85,8 +87,13 @@ export class RegistryCacheStore implements CacheStore {
         if (st.size !== layer.size) throw new Error(`layer file ${layer.path} is ${st.size} bytes, expected ${layer.size}`);
       }
       const e = buildEntry(key, layer, meta, this.now());
-      if (layer) await this.ensureBlob(layer.digest, () => this.client.uploadBlobFromFile(this.repository, layer.path, layer.digest, layer.size), meta.replaceBlob);
-      await this.ensureBlob(e.configDigest, () => this.client.uploadBlobBytes(this.repository, e.configBytes).then(() => {}));
+      // Layer and config at once (both settled before the put returns: the layer file may go
+      // with the workspace after that); the tag only after both.
+      const blobs = await Promise.allSettled([
+        layer && this.ensureBlob(layer.digest, layer.size, () => this.client.uploadBlobFromFile(this.repository, layer.path, layer.digest, layer.size), meta.replaceBlob),
+        this.ensureBlob(e.configDigest, e.configBytes.length, () => this.client.uploadBlobBytes(this.repository, e.configBytes).then(() => {})),
+      ]);
+      for (const b of blobs) if (b.status === "rejected") throw b.reason;
       // Last: only now may the tag exist. Concurrent PUTs of the same tag both succeed (last wins).
       await this.client.putManifest(this.repository.withTag(key), e.manifestBytes, e.mediaType);
     } catch (e) {
@@ -96,10 +103,13 @@ export class RegistryCacheStore implements CacheStore {
 
   /**
    * Upload unless present (`replace`: upload anyway, over a stored copy known to be corrupt); a
-   * failed upload is fine when a concurrent build committed the same blob meanwhile.
+   * failed upload is fine when a concurrent build committed the same blob meanwhile. A small
+   * blob (an entry's config, most steps' layers) is uploaded without asking first: two requests
+   * (POST, PUT) either way, where asking costs a third whenever the blob is new, as it nearly
+   * always is; a registry given a blob it holds keeps its copy.
    */
-  private async ensureBlob(digest: string, upload: () => Promise<void>, replace = false): Promise<void> {
-    if (!replace && (await this.client.headBlob(this.repository, digest)) !== undefined) return;
+  private async ensureBlob(digest: string, size: number, upload: () => Promise<void>, replace = false): Promise<void> {
+    if (!replace && size > ASK_FIRST && (await this.client.headBlob(this.repository, digest)) !== undefined) return;
     try {
       await upload();
     } catch (e) {

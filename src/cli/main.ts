@@ -1,5 +1,5 @@
 // The kiln command line. Each subcommand lives in its own file and calls the library.
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import { basename } from "node:path";
 import { exit, isCompiled, nodeStyleArgv, runtimeVersion } from "../runtime/index.ts";
 import { KilnError, UsageError } from "../util/errors.ts";
@@ -8,17 +8,19 @@ import { interruptExitCode } from "../util/cleanup.ts";
 import { Logger } from "../util/log.ts";
 import { commit, version } from "../version.ts";
 import { buildHelp, parseBuildCommandLine } from "./build.ts";
-import { copyCommand } from "./copy.ts";
-import { indexCreateCommand } from "./index-create.ts";
-import { indexInspectCommand } from "./index-inspect.ts";
-import { parseCommand } from "./parse.ts";
-import { runWarm, warmHelp } from "./warm.ts";
 import type { BuildOptions } from "../executor/options.ts";
 
 // commander prints "error: ..."; kiln's errors all read "kiln: ...".
 const OUTPUT = { outputError: (s: string, write: (s: string) => void) => write(redact(s.startsWith("error: ") ? `kiln: ${s.slice(7)}` : s)) };
 
-export function program(): Command {
+// A build starts faster without loading the other commands (and commander): they are imported
+// only when one of them runs.
+export async function program(): Promise<Command> {
+  const { Command } = await import("@commander-js/extra-typings");
+  const { copyCommand } = await import("./copy.ts");
+  const { indexCreateCommand } = await import("./index-create.ts");
+  const { indexInspectCommand } = await import("./index-inspect.ts");
+  const { parseCommand } = await import("./parse.ts");
   const p = new Command("kiln")
     .description("daemonless container image builder with a registry-backed layer cache")
     .version(`kiln ${version} (${commit})`, "--version", "print the version")
@@ -115,13 +117,19 @@ export async function main(argv = nodeStyleArgv(), invokedAs = invokedName()): P
   try {
     const { command, rest } = commandOf(argv.slice(2), invokedAs);
     if (command === "build" || command === "plan") await runBuildCommand(command, rest);
-    else if (command === "warm") await runWarm(rest);
-    else if (command === "help" && rest[0] && PFLAG_COMMANDS[rest[0]]) process.stdout.write(rest[0] === "warm" ? warmHelp() : buildHelp(rest[0], PFLAG_COMMANDS[rest[0]]!));
-    else await program().parseAsync([...argv.slice(0, 2), ...(command ? [command] : []), ...rest]);
+    else if (command === "warm") await (await import("./warm.ts")).runWarm(rest);
+    else if (command === "help" && rest[0] && PFLAG_COMMANDS[rest[0]]) process.stdout.write(rest[0] === "warm" ? (await import("./warm.ts")).warmHelp() : buildHelp(rest[0], PFLAG_COMMANDS[rest[0]]!));
+    else await (await program()).parseAsync([...argv.slice(0, 2), ...(command ? [command] : []), ...rest]);
     exit(0);
   } catch (e) {
     exit(reportError(e, errorFormat));
   }
+}
+
+/** commander's own errors (help shown, bad option): their codes all start with "commander.". */
+function isCommanderError(e: unknown): e is Error & { code: string } {
+  const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+  return typeof code === "string" && code.startsWith("commander.");
 }
 
 /**
@@ -131,7 +139,7 @@ export async function main(argv = nodeStyleArgv(), invokedAs = invokedName()): P
  * 130/143 interrupted.
  */
 export function reportError(e: unknown, format: "text" | "json" = "text"): number {
-  if (e instanceof CommanderError) {
+  if (isCommanderError(e)) {
     // commander already printed the message; help and version are not failures.
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
     return 2;

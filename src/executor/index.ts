@@ -15,6 +15,7 @@ import { openContext } from "./context.ts";
 import { ImageResolver } from "./images.ts";
 import type { BuildOptions } from "./options.ts";
 import { parseDestinations, writeOutputs } from "./outputs.ts";
+import { EarlyPush } from "../registry/early-push.ts";
 import { StageBuilder } from "./stage.ts";
 import type { CacheUse, StageResult, StepReport } from "./stage-types.ts";
 import { inferCacheRepo, openCacheStore, type CacheStore } from "../cache/index.ts";
@@ -30,6 +31,7 @@ import { directiveWarnings } from "./directives.ts";
 import { cacheMountRoot } from "./run-mounts.ts";
 import { checkRootFlag, inContainerIgnores } from "./in-container.ts";
 import { holdRunHelpers } from "../run/index.ts";
+import { buildPhases, describePhases, sinceStart } from "../util/timing.ts";
 
 export interface BuildResult {
   image: Image;
@@ -59,27 +61,43 @@ export async function build(opts: BuildOptions, logger = new Logger(opts.verbosi
 
 async function buildUnredacted(opts: BuildOptions, logger: Logger, deps: BuildDeps): Promise<BuildResult> {
   const t0 = performance.now();
+  buildPhases.take();
+  buildPhases.add("start-up", sinceStart());
   const log = logger.withSecrets(secretBuildArgValues(opts.buildArgs));
   parseDestinations(opts); // bad references fail before any work
   checkRootFlag(opts.root, opts.force);
   const targets = buildTargets(opts);
   if (targets.multi) return await buildMultiPlatform(opts, log, deps, targets.platforms, t0);
-  const session = await openBuild(opts, log, deps, [targets.platforms[0]]);
+  const session = await buildPhases.time("open", () => openBuild(opts, log, deps, [targets.platforms[0]]));
+  const early = earlyPush(session);
   try {
-    const built = await buildPlatformImage(session, 0, log);
+    const built = await buildPlatformImage(session, 0, log, early);
     const report = built.report;
     if (opts.dryRun) return { image: built.image, digest: "", report };
     const image = built.image;
-    await writeOutputs(image, opts, session.client, log, built.mountFrom);
+    await buildPhases.time("outputs", () => writeOutputs(image, opts, session.client, log, built.mountFrom, early));
+    await buildPhases.time("cache-wait", () => Promise.all(session.cache?.pending ?? []));
     reportCache(session, report, log);
+    logBuildPhases(log);
     const size = image.layers.reduce((n, l) => n + l.size, 0);
     log.info(`built ${image.manifestDigest} (${image.layers.length} layers, ${humanSize(size)}) in ${((performance.now() - t0) / 1000).toFixed(2)}s`, {
       event: "built", digest: image.manifestDigest, layers: image.layers.length, size,
     });
     return { image, digest: image.manifestDigest, report };
   } finally {
+    // Both read layer files from the workspace; neither ever rejects.
+    await Promise.all([...(session.cache?.pending ?? []), early?.settle()]);
     session.ws.dispose();
   }
+}
+
+/** A single-platform build that pushes sends its layers while it runs (not with --dry-run). */
+function earlyPush(session: BuildSession): EarlyPush | undefined {
+  const { opts, cache } = session;
+  const dests = opts.noPush || opts.dryRun ? [] : parseDestinations(opts);
+  if (dests.length === 0) return undefined;
+  const repo = cache?.store.repository;
+  return new EarlyPush(session.client, dests, () => (repo ? [repo] : []));
 }
 
 /** What every platform of one build shares: workspace, context, registry client, cache, and one plan per platform. */
@@ -153,7 +171,7 @@ export interface PlatformImage {
 }
 
 /** Build plan `i` of the session into an image, without writing any output. */
-export async function buildPlatformImage(session: BuildSession, i: number, log: Logger): Promise<PlatformImage> {
+export async function buildPlatformImage(session: BuildSession, i: number, log: Logger, early?: EarlyPush): Promise<PlatformImage> {
   const { opts, ws, ctx } = session;
   const plan = session.plans[i]!;
   const tp = plan.targetPlatform;
@@ -174,22 +192,39 @@ export async function buildPlatformImage(session: BuildSession, i: number, log: 
   const report: StepReport[] = [];
   const inContainer = opts.root === "/" ? { stage: plan.target, ignore: [...inContainerIgnores({ workspace: ws.dir, context: ctx.dir, cacheDir: opts.cacheDir }), cacheMountRoot(opts)] } : undefined;
   if (inContainer) log.info(`in-container mode: building in /, leaving out ${inContainer.ignore.join(" ")}`, { event: "in-container", ignore: inContainer.ignore });
+  let ok = false;
   try {
+    const stagesStart = performance.now();
     for (const [i, index] of plan.order.entries()) {
       if (interrupted.aborted) throw new KilnError("interrupted", interruptExitCode() ?? 130);
-      const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer }, index);
+      const builder = new StageBuilder({ opts, plan, ctx, ws, log, images, results, position: { index: i + 1, count: plan.order.length }, now, cache, report, inContainer, early: early && inTargetImage(plan, index) ? early : undefined }, index);
       results.set(index, await builder.build());
     }
+    buildPhases.add("stages", performance.now() - stagesStart);
     if (cache?.mounts) cache.pending.push(cache.mounts.storeChanged()); // only after a successful build
+    ok = true;
   } finally {
-    // Cache writes never fail the build, but they must finish before we exit or push.
-    if (cache) await Promise.all(cache.pending);
+    // Cache writes never fail the build, but they must finish before we exit or push. With an
+    // early push the caller waits, after the push: each layer's early push waited for its own write.
+    if (cache && !(ok && early)) await buildPhases.time("cache-wait", () => Promise.all(cache.pending));
   }
   const final = results.get(plan.target)!;
   // The cache repo first: it holds every layer this build wrote (pushed there while it ran).
   const mountFrom = [...(cache?.store.repository ? [cache.store.repository.context()] : []), ...final.sources];
   if (opts.dryRun) return { image: final.image, report, mountFrom };
   return { image: finalize(final.image, opts), report, mountFrom };
+}
+
+/** Whether stage `index` is the target or one it is built on (FROM <stage>): its layers end up in the image. */
+function inTargetImage(plan: BuildPlan, index: number): boolean {
+  for (let s: number | undefined = plan.target; s !== undefined; s = plan.stages[s]!.baseStage) if (s === index) return true;
+  return false;
+}
+
+/** Where the build's time went (-v debug; a "timing" event in JSON logs), for the benchmarks. */
+function logBuildPhases(log: Logger): void {
+  const phases = buildPhases.take();
+  log.debug(`timing: ${describePhases(phases)}`, { event: "timing", phases });
 }
 
 /** --root DIR holds the build's files; in-container mode keeps them in kiln's own directory. */

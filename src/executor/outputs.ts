@@ -8,6 +8,7 @@ import { writeOciLayout } from "../image/layout.ts";
 import type { Image } from "../image/image.ts";
 import { pushImage, type RegistryClient } from "../registry/index.ts";
 import type { BlobPushEvent } from "../registry/push.ts";
+import type { EarlyPush } from "../registry/early-push.ts";
 import { pushIndex } from "../registry/push-index.ts";
 import type { BuiltIndex } from "../image/index-manifest.ts";
 import { writeOciLayoutIndex } from "../image/index-layout.ts";
@@ -18,7 +19,7 @@ export function parseDestinations(opts: BuildOptions): Reference[] {
   return opts.destinations.map((d) => parseRegistryLocation(d, { what: "flag --destination" }));
 }
 
-export async function writeOutputs(img: Image, opts: BuildOptions, client: RegistryClient, log: Logger, mountFrom: string[]): Promise<void> {
+export async function writeOutputs(img: Image, opts: BuildOptions, client: RegistryClient, log: Logger, mountFrom: string[], early?: EarlyPush): Promise<void> {
   const dests = parseDestinations(opts);
   if (opts.ociLayoutPath) {
     await writeOciLayout(img, opts.ociLayoutPath, dests[0]?.tag ?? "latest");
@@ -44,6 +45,7 @@ export async function writeOutputs(img: Image, opts: BuildOptions, client: Regis
     try {
       res = await pushImage(client, img, dests, {
         mountFrom: [...new Set(mountFrom)].map((r) => parseRepository(r)),
+        pushedEarly: early && ((dest, digest) => early.pushed(dest, digest)),
         onBlob: (e) => {
           done++;
           log.debug(`blob ${e.digest.slice(0, 19)} ${e.action} at ${e.destination.context()}`);

@@ -13,6 +13,7 @@ import { planRunMounts } from "./run-mounts.ts";
 import type { CopySources, StageRootfs } from "./stage-rootfs.ts";
 import type { StageEnv } from "./stage-types.ts";
 import { copySpec, sourceDateEpoch, type Step } from "./step-plan.ts";
+import { stepPhases } from "../util/timing.ts";
 
 export interface ExecContext {
   env: StageEnv;
@@ -48,7 +49,7 @@ export async function executeStep(c: ExecContext, step: Step): Promise<WrittenLa
 
 /** A layer of the paths a step created (WORKDIR, VOLUME, COPY). */
 async function layerOf(c: ExecContext, paths: string[]): Promise<WrittenLayer | null> {
-  return paths.length > 0 && !c.single ? await c.rootfs.snap!.snapshotPaths(paths, c.env.ws.layers) : null;
+  return paths.length > 0 && !c.single ? await stepPhases.time("snapshot", () => c.rootfs.snap!.snapshotPaths(paths, c.env.ws.layers)) : null;
 }
 
 async function run(c: ExecContext, step: Step, x: ExpandedRun): Promise<WrittenLayer | null> {
@@ -62,6 +63,7 @@ async function run(c: ExecContext, step: Step, x: ExpandedRun): Promise<WrittenL
   });
   const { argv, cleanup } = writeInlineFiles(rootfs, x.files, x.argv);
   let res;
+  const t0 = performance.now();
   try {
     res = await runInRootfs({
       rootfs, argv, env: step.runEnv!, cwd, user: step.user,
@@ -77,13 +79,14 @@ async function run(c: ExecContext, step: Step, x: ExpandedRun): Promise<WrittenL
   } finally {
     cleanup();
     planned.release();
+    stepPhases.add("run", performance.now() - t0);
   }
   if (res.exitCode !== 0) {
     const shown = x.json ? JSON.stringify(x.args) : x.args.join(" ");
     // The build fails with 1, as kaniko and docker build do; the command's own code is in the message and the error.
     throw new CommandFailedError(`RUN ${shown}: the command returned a non-zero code: ${res.exitCode}`, res.exitCode);
   }
-  return c.single ? null : await c.rootfs.snap!.snapshot(ws.layers);
+  return c.single ? null : await stepPhases.time("snapshot", () => c.rootfs.snap!.snapshot(ws.layers));
 }
 
 /**
@@ -110,7 +113,7 @@ async function copy(c: ExecContext, step: Step, x: ExpandedCopy): Promise<Writte
   const tmpDir = x.kind === "add" ? c.rootfs.downloadsDir() : undefined;
   const spec = { ...copySpec(x, rootfs, sourceRoot, ignore, step.workdir), tmpDir, gitCommits: step.gitCommits };
   if (x.link) return await copyLink(c, spec);
-  const result = await copyInto(spec);
+  const result = await stepPhases.time("copy", () => copyInto(spec));
   return await layerOf(c, result.paths);
 }
 

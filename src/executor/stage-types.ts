@@ -3,6 +3,7 @@
 import type { BuildPlan, StageScope } from "../dockerfile/index.ts";
 import type { CacheStore } from "../cache/index.ts";
 import type { CacheMountSync } from "../cache/mount-store.ts";
+import type { EarlyPush } from "../registry/early-push.ts";
 import type { Image } from "../image/index.ts";
 import type { Logger } from "../util/log.ts";
 import type { BuildContext } from "./context.ts";
@@ -61,4 +62,6 @@ export interface StageEnv {
   report: StepReport[];
   /** In-container mode: the target stage builds in "/", sparing these paths. */
   inContainer?: { stage: number; ignore: string[] };
+  /** The final image's layers go to the destinations as they are ready (registry/early-push.ts). */
+  early?: EarlyPush;
 }

@@ -15,11 +15,12 @@ import { copyFromFiles, demoteFrom, onlyAddsFiles, probeSteps } from "./stage-ca
 import { executeStep, reuseLinkHit, type ExecContext } from "./stage-exec.ts";
 import { emptyTarLayer, StageImage } from "./stage-image.ts";
 import { CachedLayerFailed, CopySources, StageRootfs } from "./stage-rootfs.ts";
-import type { StageEnv, StageResult } from "./stage-types.ts";
+import type { CacheUse, StageEnv, StageResult } from "./stage-types.ts";
 import { runKeyInputs } from "./run-mounts.ts";
 import { requireRunPlatform } from "./run-platform.ts";
 import { prewarmRunHelper } from "../run/index.ts";
 import { copySpec, layerShapingFlags, planSteps, type DescribeCopy, type StagePlan, type Step } from "./step-plan.ts";
+import { describePhases, stepPhases } from "../util/timing.ts";
 
 export type { CacheUse, StageEnv, StageResult, StepReport } from "./stage-types.ts";
 
@@ -53,6 +54,7 @@ export class StageBuilder {
       }
       return { image: start.base, scope: start.scope, sources, key: plan.key };
     }
+    for (const l of start.base.layers) env.early?.add(l);
     const img = new StageImage(start.base, env.opts.reproducible ? new Date(0) : env.now);
     const rootfs = new StageRootfs(env, stage.index, this.prefix);
     const reportFrom = env.report.length;
@@ -76,6 +78,7 @@ export class StageBuilder {
       // --single-snapshot: everything the stage changed, as one layer.
       const layer = await rootfs.snap.snapshot(env.ws.layers);
       if (layer) img.add(layer, plan.steps.at(-1)!.x, "kiln: single snapshot of the stage");
+      if (layer) env.early?.add(img.added.at(-1)!, { fresh: true });
     }
     await rootfs.close();
     const p = stage.platform ?? env.plan.targetPlatform;
@@ -106,6 +109,7 @@ export class StageBuilder {
     const seconds: number[] = [];
     for (const [i, step] of steps.entries()) {
       const t0 = performance.now();
+      stepPhases.take();
       const n = `STEP ${i + 1}/${steps.length}`;
       const lookedUp = !!cache && step.fsStep;
       const note = step.hit ? ` (CACHE HIT ${step.key.slice(0, 12)})` : lookedUp ? ` (CACHE MISS ${step.key.slice(0, 12)})` : "";
@@ -122,19 +126,24 @@ export class StageBuilder {
         if (layer) await reuseLinkHit(exec, layer).catch((e) => Promise.reject(new CachedLayerFailed(reused.length - 1, e as Error)));
         if (layer && cache!.store.repository) sources.push(cache!.store.repository.context());
         img.add(layer, step.x);
+        if (layer) env.early?.add(layer);
       } else if (step.hit) {
         layer = cache!.store.layerOf(step.hit) ?? null;
         if (layer) {
           reused.push(step);
           if (cache!.store.repository) sources.push(cache!.store.repository.context());
+          env.early?.add(layer);
         }
         img.add(layer, step.x);
       } else if (step.fsStep) {
         if (step.x.kind === "run" && !env.inContainer) requireRunPlatform(env.plan, this.stage, step.ins);
-        await rootfs.ensure(img.base.layers, img.added);
+        await stepPhases.time("unpack", () => rootfs.ensure(img.base.layers, img.added));
         const written = await atLine(step.ins, () => executeStep(exec, step));
         img.add(written, step.x);
-        if (cache && step.cacheable) cache.pending.push(cache.store.put(step.key, written, { createdBy: createdBy(step.x), replaceBlob: step.replaceBlob }));
+        const put = cache && step.cacheable ? timedPut(cache, log, step, written) : undefined;
+        if (put) cache!.pending.push(put);
+        // To the destinations now (a small layer) or after its cache write (a big one, then mounted from the cache repo).
+        if (written) env.early?.add(img.added.at(-1)!, { after: put, fresh: true });
         layer = written;
       } else if (step.x.kind !== "arg") {
         // --force-build-metadata (kaniko): metadata steps get a layer too, an empty one.
@@ -144,8 +153,9 @@ export class StageBuilder {
       }
       seconds[i] = (performance.now() - t0) / 1000;
       if (step.fsStep && !step.hit) {
-        log.info(`${this.prefix} ${n} done in ${seconds[i]!.toFixed(2)}s${layer ? `, layer ${humanSize(layer.size)}` : ", no changes"}`, {
-          event: "step-done", stage: this.stage.index, step: i + 1, seconds: seconds[i], layer: layer?.digest, size: layer?.size,
+        const phases = stepPhases.take();
+        log.info(`${this.prefix} ${n} done in ${seconds[i]!.toFixed(2)}s${layer ? `, layer ${humanSize(layer.size)}` : ", no changes"}${log.enabled("debug") ? ` (${describePhases(phases)})` : ""}`, {
+          event: "step-done", stage: this.stage.index, step: i + 1, seconds: seconds[i], layer: layer?.digest, size: layer?.size, phases,
         });
       }
       if (step.fsStep) env.report.push({ stage: this.stage.index, step: i + 1, instruction: step.ins.original, key: cache ? step.key : undefined, hit: !!step.hit, layer: layer?.digest, seconds: seconds[i]! });
@@ -154,6 +164,15 @@ export class StageBuilder {
 
   /** The steps whose layers img holds before the rootfs is unpacked, in order (CachedLayerFailed's index). */
   private layerSteps: Step[] = [];
+}
+
+/** A step's cache write, in the background; how long it took is a debug event (the benchmarks read it). */
+function timedPut(cache: CacheUse, log: StageEnv["log"], step: Step, written: WrittenLayer | null): Promise<void> {
+  const t0 = performance.now();
+  return cache.store.put(step.key, written, { createdBy: createdBy(step.x), replaceBlob: step.replaceBlob }).then(() => {
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    log.debug(`cache: entry ${step.key.slice(0, 12)} written in ${ms.toFixed(1)}ms`, { event: "cache-put", key: step.key, ms });
+  });
 }
 
 /** Errors of a step name its Dockerfile line. */

@@ -2,10 +2,19 @@
 // async gzip runs in the thread pool) and written in order as a separate gzip member. A series of
 // members is one valid gzip file (RFC 1952; Go's, Python's, zlib's and GNU gzip's readers all read
 // it), and fixed block boundaries keep the output the same for the same input.
+// Most layers of a build are a few hundred bytes (a COPY of one file, a RUN that writes one):
+// for those the pool is pure overhead (a 2 MiB block, a stream, a thread-pool round trip), so
+// the block grows as data comes and a stream that ends small is compressed inline with
+// gzipSync, which gives the same bytes as the pool's one member (tests/fs/parallel-gzip.test.ts).
+// Not at levels 0 and 1: there zlib's stored and "quick" strategies end a stream written then
+// finished (the pool's zlib stream, on Bun and Deno alike) differently from one finished at once.
 import { availableParallelism } from "node:os";
-import { createGzip } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 
-const BLOCK = 2 << 20;
+export const BLOCK = 2 << 20;
+/** A whole stream up to this size is compressed on the calling thread (well under a millisecond a KiB at level 6). */
+export const INLINE_MAX = 256 << 10;
+const FIRST_BLOCK = 64 << 10;
 // One more block in flight than cores, so every core stays busy while the oldest is written.
 const IN_FLIGHT = Math.min(availableParallelism() + 1, 9);
 
@@ -24,23 +33,28 @@ function gzipBlock(data: Uint8Array, level: number | undefined): Promise<Uint8Ar
   });
 }
 
+/** Levels whose one-shot output equals the stream's (see the header); undefined is zlib's default, 6. */
+function inlineSameBytes(level: number | undefined): boolean {
+  return level === undefined || level === -1 || level >= 2;
+}
+
 export class ParallelGzip {
   /** Input blocks are reused once compressed: big layers would otherwise leave GC-lagged garbage. */
   private free: Uint8Array[] = [];
-  private block: Uint8Array;
+  /** The first grows up to BLOCK as data comes (a small layer never allocates a whole block). */
+  private block: Uint8Array = new Uint8Array(0);
   private used = 0;
   private queue: { input: Uint8Array; output: Promise<Uint8Array[]> }[] = [];
   private submitted = 0;
 
-  constructor(private level: number | undefined, private emit: (chunk: Uint8Array) => void) {
-    this.block = new Uint8Array(BLOCK);
-  }
+  constructor(private level: number | undefined, private emit: (chunk: Uint8Array) => void) {}
 
   /** Copies `chunk`; the caller may reuse it as soon as this resolves. */
   async write(chunk: Uint8Array): Promise<void> {
     let off = 0;
     while (off < chunk.length) {
       const n = Math.min(BLOCK - this.used, chunk.length - off);
+      this.reserve(this.used + n);
       this.block.set(chunk.subarray(off, off + n), this.used);
       this.used += n;
       off += n;
@@ -49,14 +63,28 @@ export class ParallelGzip {
   }
 
   async end(): Promise<void> {
+    if (this.submitted === 0 && this.used <= INLINE_MAX && inlineSameBytes(this.level)) {
+      // The whole stream is one small block: the same single member, without the pool.
+      this.submitted++;
+      this.emit(gzipSync(this.block.subarray(0, this.used), this.level === undefined ? {} : { level: this.level }));
+      return;
+    }
     if (this.used > 0 || this.submitted === 0) await this.submit();
     while (this.queue.length > 0) await this.writeOldest();
+  }
+
+  private reserve(size: number): void {
+    if (size <= this.block.length) return;
+    const grown = new Uint8Array(Math.min(BLOCK, Math.max(size, FIRST_BLOCK, this.block.length * 2)));
+    grown.set(this.block.subarray(0, this.used));
+    this.block = grown;
   }
 
   private async submit(): Promise<void> {
     const input = this.block;
     this.submitted++;
     this.queue.push({ input, output: gzipBlock(input.subarray(0, this.used), this.level) });
+    // A stream that filled one block is a big one: whole blocks from now on.
     this.block = this.free.pop() ?? new Uint8Array(BLOCK);
     this.used = 0;
     if (this.queue.length >= IN_FLIGHT) await this.writeOldest();
@@ -65,6 +93,6 @@ export class ParallelGzip {
   private async writeOldest(): Promise<void> {
     const { input, output } = this.queue.shift()!;
     for (const c of await output) this.emit(c);
-    this.free.push(input);
+    if (input.length === BLOCK) this.free.push(input);
   }
 }

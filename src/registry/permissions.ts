@@ -16,7 +16,8 @@ export async function checkPushPermissions(client: RegistryClient, repos: readon
 async function checkOne(client: RegistryClient, repo: Reference): Promise<void> {
   try {
     const r = await client.startUpload(repo);
-    if (!r.mounted) await client.cancelUpload(repo, r.location);
+    // The session is dropped in the background (best effort, never rejects): the build need not wait.
+    if (!r.mounted) void client.cancelUpload(repo, r.location);
   } catch (e) {
     if (!(e instanceof RegistryError)) throw e;
     const hint = e.status === 401 || e.status === 403 ? " (checked before building; --skip-push-permission-check skips the check)" : "";

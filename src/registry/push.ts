@@ -15,6 +15,8 @@ export interface PushOptions extends UploadOptions {
   concurrency?: number;
   /** Called once per blob with what was done. */
   onBlob?: (e: BlobPushEvent) => void;
+  /** Blobs pushed during the build (early-push.ts; waits for one still going): recorded as they were, not asked for again. */
+  pushedEarly?: (dest: Reference, digest: string) => Promise<BlobPushEvent | undefined>;
 }
 
 export type BlobAction = "exists" | "mounted" | "uploaded";
@@ -83,10 +85,12 @@ async function pushOnce(client: RegistryClient, img: Image, dests: readonly Refe
     const extra = [...(opts.mountFrom ?? []), ...done];
     // A config is new with almost every build: only an earlier destination of this push can
     // already hold it, so it goes up alongside the layers instead of probing other repos first.
-    await Promise.all([
-      mapLimit(layers, opts.concurrency ?? 4, (l) => pushLayer(client, dest, l, extra, opts, record)),
-      pushConfig(client, dest, img, done, record),
-    ]);
+    const pushLayers = async () => {
+      const early = await Promise.all(layers.map((l) => opts.pushedEarly?.(dest, l.digest)));
+      for (const e of early) if (e) record(e);
+      await mapLimit(layers.filter((_, i) => !early[i]), opts.concurrency ?? 4, (l) => pushLayer(client, dest, l, extra, opts, record));
+    };
+    await Promise.all([pushLayers(), pushConfig(client, dest, img, done, record)]);
     try {
       const digest = await client.putManifest(dest, img.manifestBytes, img.mediaType);
       result.pushed.push(dest.withDigest(digest));
@@ -101,9 +105,13 @@ async function pushOnce(client: RegistryClient, img: Image, dests: readonly Refe
 
 const MAX_MOUNT_TRIES = 4;
 
-async function pushLayer(client: RegistryClient, dest: Reference, l: Layer, extra: readonly Reference[], opts: UploadOptions, record: (e: BlobPushEvent) => void): Promise<void> {
+/**
+ * One layer to `dest`: nothing when it is there, else mounted from a repository that holds it,
+ * else uploaded. `skipHead`: a layer this build just wrote, which dest cannot hold yet.
+ */
+export async function pushLayer(client: RegistryClient, dest: Reference, l: Layer, extra: readonly Reference[], opts: UploadOptions, record: (e: BlobPushEvent) => void, how: { skipHead?: boolean } = {}): Promise<void> {
   const base = { destination: dest, digest: l.digest, size: l.size };
-  if ((await client.headBlob(dest, l.digest)) !== undefined) return record({ ...base, action: "exists" });
+  if (!how.skipHead && (await client.headBlob(dest, l.digest)) !== undefined) return record({ ...base, action: "exists" });
   const from = mountCandidates(dest, [...l.sources, ...extra]);
   let location: string | undefined;
   // Try each known holder (a fresh layer's first candidate is often the base repo, which lacks
@@ -125,6 +133,18 @@ async function pushLayer(client: RegistryClient, dest: Reference, l: Layer, extr
 
 async function pushConfig(client: RegistryClient, dest: Reference, img: Image, extra: readonly Reference[], record: (e: BlobPushEvent) => void): Promise<void> {
   const base = { destination: dest, digest: img.configDigest, size: img.configBytes.length };
+  if (extra.length === 0) {
+    // The first destination: the config is nearly always new, so its upload session is opened
+    // while asking whether it is there (two round trips instead of three); when it is, the
+    // session is dropped.
+    const [have, session] = await Promise.all([client.headBlob(dest, img.configDigest), client.startUpload(dest)]);
+    if (have !== undefined) {
+      if (!session.mounted) void client.cancelUpload(dest, session.location);
+      return record({ ...base, action: "exists" });
+    }
+    await client.uploadBlob(dest, { digest: img.configDigest, size: img.configBytes.length, rereadable: true, read: (s, n) => bytesRange(img.configBytes, s, n) }, {}, session.mounted ? undefined : session.location);
+    return record({ ...base, action: "uploaded" });
+  }
   if ((await client.headBlob(dest, img.configDigest)) !== undefined) return record({ ...base, action: "exists" });
   for (const f of mountCandidates(dest, extra).slice(0, MAX_MOUNT_TRIES)) {
     if (await client.mountBlob(dest, img.configDigest, f)) return record({ ...base, action: "mounted", from: f });
@@ -143,6 +163,10 @@ function mountCandidates(dest: Reference, refs: readonly Reference[]): Reference
     out.push(r);
   }
   return out;
+}
+
+async function* bytesRange(bytes: Uint8Array, start: number, length: number): AsyncGenerator<Uint8Array> {
+  yield bytes.subarray(start, start + length);
 }
 
 function fileSlice(path: string) {

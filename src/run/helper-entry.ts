@@ -1,5 +1,5 @@
 // Entry file for the run helper when kiln runs from source (compiled kiln re-executes itself and
-// mod.ts dispatches on KILN_RUN_HELPER instead).
+// src/cli/entry.ts dispatches on KILN_RUN_HELPER instead).
 import { runHelper } from "./helper.ts";
 
 runHelper();

@@ -42,6 +42,7 @@ test("scripts/bench.ts --only small --trials 1 --scenarios cold,warm-remote", ()
     const names = doc.targets.map((t: { name: string }) => t.name);
     expect(names).toContain("small warm-remote kiln/buildah");
     expect(names).toContain("small cold kiln/buildah");
+    expect(names).toContain("small cold kiln wall"); // issue 19: the absolute target
     for (const t of doc.targets) expect(typeof t.met).toBe("boolean");
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -23,6 +23,16 @@ beforeAll(async () => {
 const build = (ctx: string, dest: string, args: string[]) => kilnBuild(tmp, ctx, dest, args);
 const hm = hitMiss;
 
+test("a big layer reaches the destination by a mount from the cache repo, not a second upload", async () => {
+  const ctx = join(tmp, "big-layer");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), "ARG BASE\nFROM $BASE\nRUN head -c 300000 /dev/urandom > /big\n");
+  const a = build(ctx, `${reg.host}/cache/big-layer:1`, ["--cache", "--build-arg", `BASE=${bases.busybox}`]);
+  expect(a.code).toBe(0);
+  expect(a.err).toMatch(/blobs: 1 uploaded, 2 mounted, 0 already there/);
+  expect((await imageFiles(`${reg.host}/cache/big-layer:1`)).files.has("big")).toBe(true);
+});
+
 test("RUN date gives the same date on a rebuild, and the same image", async () => {
   const ctx = join(tmp, "date");
   mkdirSync(ctx);
@@ -31,9 +41,10 @@ test("RUN date gives the same date on a rebuild, and the same image", async () =
   const a = build(ctx, dest, ["--cache", "--build-arg", `BASE=${bases.busybox}`]);
   expect(a.code).toBe(0);
   expect(hm(a)).toBe("MM");
-  // Layers written to the cache are mounted into the destination, not uploaded a second time:
-  // only the config blob goes up.
-  expect(a.err).toMatch(/blobs: 1 uploaded, 3 mounted, 0 already there/);
+  // The base layer is mounted from its repository; the two RUN layers (a few hundred bytes each)
+  // and the config are uploaded while the cache writes run (registry/early-push.ts: a small layer
+  // is not worth waiting for its cache write to mount it; a big one is mounted from the cache).
+  expect(a.err).toMatch(/blobs: 3 uploaded, 1 mounted, 0 already there/);
   const first = await imageFiles(dest);
   const b = build(ctx, `${reg.host}/cache/date:2`, ["--cache", "--cache-repo", `${reg.host}/cache/date/cache`, "--build-arg", `BASE=${bases.busybox}`]);
   expect(b.code).toBe(0);
