@@ -21,7 +21,7 @@ const SPECS: MicroSpec[] = [
   { name: "parse", what: "10,000-line Dockerfile parse (budget 100 ms)", cmd: BUN, args: ["scripts/bench-parse.ts"] },
   { name: "startup", what: "compiled kiln --help (target < 150 ms)", cmd: BUN, args: ["scripts/bench-startup.ts", "--runs", "20"] },
   { name: "tar", what: "kiln tar codec vs GNU tar (copy of /usr/bin on tmpfs)", cmd: BUN, args: ["scripts/bench-tar.ts"] },
-  { name: "fs", what: "unpack vs GNU tar, snapshot of a 50,000-file rootfs", cmd: BUN, args: ["scripts/bench-fs.ts"] },
+  { name: "fs", what: "unpack of the busybox, Debian and fat-base layers vs GNU tar and umoci (tmpfs and disk), snapshot of a 50,000-file rootfs", cmd: BUN, args: ["scripts/bench-fs.ts"] },
   { name: "steps", what: "per-step fixed costs of cold builds, timed by kiln's own step events (compiled kiln)", cmd: BUN, args: ["scripts/bench-steps.ts"] },
   { name: "registry", what: "512 MiB blob up/down through the registry client, peak RSS", cmd: BUN, args: ["scripts/bench-registry.ts", "512"] },
   { name: "compress", what: "layer writer gzip/zstd vs CLIs, SHA-256 (Bun)", cmd: BUN, args: ["scripts/bench/compress.ts"] },
