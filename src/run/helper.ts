@@ -7,6 +7,7 @@ import { collectGarbage, exit } from "../runtime/index.ts";
 import * as libc from "../runtime/libc.ts";
 import { Credentials } from "./helper-creds.ts";
 import { HostState } from "./helper-host.ts";
+import { launchInPidNamespace } from "./helper-launch.ts";
 import { runStep, type StepContext } from "./helper-step.ts";
 import { HELPER_OPTIONS_ENV, REPLY_FD, type FinalReply, type HelperOptions, type HelperReady, type HelperReply, type HelperRequest } from "./protocol.ts";
 import { syncFilterProgram } from "./sync-filter.ts";
@@ -21,6 +22,10 @@ export function runHelper(): never {
     exit(125);
   }
   const opts = JSON.parse(raw) as HelperOptions;
+  let reason: string | undefined;
+  // Returns only when no namespace could be made: this process is then the helper, without one.
+  if (opts.launch) reason = launchInPidNamespace(opts);
+  if (reason !== undefined) opts.pidNamespace = false;
   const send = (msg: HelperReady | HelperReply) => libc.writeFd(REPLY_FD, encoder.encode(JSON.stringify(msg) + "\n"));
   // If kiln dies (even by SIGKILL), take the helper, its namespace and its processes with it.
   libc.setParentDeathSignal(libc.SIGKILL);
@@ -30,7 +35,7 @@ export function runHelper(): never {
   const host = new HostState(opts.pidNamespace);
   const sync = opts.suppressSync ? suppressSync() : { syncSuppressed: false };
   const ctx: StepContext = { host, creds: new Credentials(), pidNamespace: opts.pidNamespace, reply: send };
-  send({ ready: true, ...sync });
+  send({ ready: true, ...sync, pidNamespace: opts.pidNamespace, reason });
   for (const line of requests()) {
     const req = JSON.parse(line) as HelperRequest;
     let reply: FinalReply;

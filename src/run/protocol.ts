@@ -14,6 +14,8 @@ export interface HelperOptions {
   pidNamespace: boolean;
   /** Answer fsync and friends without syncing (sync-filter.ts), for every RUN this helper runs. */
   suppressSync: boolean;
+  /** Make the PID namespace first and re-execute into it (helper-launch.ts); kiln's own thread does not. */
+  launch?: boolean;
 }
 
 /** A file the RUN gets a copy of its own at `target`: the helper writes `content` on a tmpfs and binds it there. */
@@ -69,6 +71,9 @@ export interface HelperReady {
   ready: true;
   syncSuppressed: boolean;
   syncReason?: string;
+  /** Whether it is PID 1 of its own PID namespace after all; `reason` when it could not be. */
+  pidNamespace: boolean;
+  reason?: string;
 }
 
 export type HelperReply =

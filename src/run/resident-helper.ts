@@ -4,10 +4,8 @@
 // after a grace period.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { isCompiled, selfCommand } from "../runtime/index.ts";
-import * as libc from "../runtime/libc.ts";
 import { KilnError } from "../util/errors.ts";
 import { SentinelSplitter } from "./output-sentinel.ts";
 import { HELPER_ENV, HELPER_OPTIONS_ENV, REPLY_FD, type FinalReply, type HelperOptions, type HelperReady, type HelperReply, type HelperRequest } from "./protocol.ts";
@@ -36,8 +34,8 @@ let nextId = 1;
 
 export class ResidentHelper {
   /** Whether RUNs get namespaces and mounts (false: plain chroot, and `startReason` says why). */
-  readonly namespaces: boolean;
-  readonly startReason?: string;
+  namespaces: boolean;
+  startReason?: string;
   syncSuppressed = false;
   syncReason?: string;
   /** It said it would exit after its last RUN (helper-host.ts threadLeftBehind): a replacement is due. */
@@ -159,6 +157,8 @@ export class ResidentHelper {
       if ("ready" in msg) {
         this.syncSuppressed = msg.syncSuppressed;
         this.syncReason = msg.syncReason;
+        this.namespaces = msg.pidNamespace;
+        this.startReason ??= msg.reason;
         this.readyWait?.resolve();
         this.readyWait = undefined;
         continue;
@@ -234,8 +234,8 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
   } catch { /* already gone */ }
 }
 
-/** Compiled kiln re-executes itself (mod.ts dispatches on KILN_RUN_HELPER); from source, run the helper entry directly. */
-function helperCommand(): string[] {
+/** Compiled kiln re-executes itself (src/cli/entry.ts dispatches on KILN_RUN_HELPER); from source, run the helper entry directly. */
+export function helperCommand(): string[] {
   const self = selfCommand();
   if (isCompiled()) return self;
   return [...self.slice(0, -1), new URL("./helper-entry.ts", import.meta.url).pathname];
@@ -250,40 +250,18 @@ function helperCommand(): string[] {
 const NO_LATE_THREADS = { BUN_JSC_useConcurrentJIT: "0", BUN_JSC_useConcurrentGC: "0", BUN_JSC_numberOfGCMarkers: "1", BUN_JSC_useWarmUpMarkedBlocks: "0" };
 
 /**
- * A new PID namespace only applies to children of the thread that unshared it, so the JS thread
- * unshares, spawns the helper, and immediately joins its original namespace again (setns).
+ * Started plainly: when it is to be PID 1 of a PID namespace of its own, the helper's first process
+ * makes the namespace and re-executes into it (helper-launch.ts), never kiln's JS thread.
  */
 function startProcess(options: HelperOptions): { child: ChildProcess; namespaces: boolean; reason?: string } {
   const [cmd, ...args] = helperCommand();
-  let nsFd = -1;
-  let reason: string | undefined;
-  let namespaces = options.pidNamespace;
-  if (namespaces) {
-    try {
-      nsFd = openSync("/proc/thread-self/ns/pid", "r");
-      libc.unshare(libc.CLONE_NEWPID);
-    } catch (e) {
-      reason = (e as Error).message;
-      if (nsFd >= 0) closeSync(nsFd);
-      nsFd = -1;
-      namespaces = false;
-    }
-  }
-  try {
-    const child = spawn(cmd!, args, {
-      env: { ...process.env, ...NO_LATE_THREADS, [HELPER_ENV]: "1", [HELPER_OPTIONS_ENV]: JSON.stringify({ ...options, pidNamespace: namespaces } satisfies HelperOptions) },
-      stdio: ["pipe", "pipe", "pipe", "pipe"],
-      // Own process group: abort and cleanup signal the whole tree at once.
-      detached: true,
-    });
-    return { child, namespaces, reason };
-  } finally {
-    if (nsFd >= 0) {
-      // Until this runs, this thread cannot create threads (the kernel forbids threads across PID namespaces).
-      libc.setns(nsFd, libc.CLONE_NEWPID);
-      closeSync(nsFd);
-    }
-  }
+  const child = spawn(cmd!, args, {
+    env: { ...process.env, ...NO_LATE_THREADS, [HELPER_ENV]: "1", [HELPER_OPTIONS_ENV]: JSON.stringify({ ...options, launch: options.pidNamespace } satisfies HelperOptions) },
+    stdio: ["pipe", "pipe", "pipe", "pipe"],
+    // Own process group: abort and cleanup signal the whole tree at once.
+    detached: true,
+  });
+  return { child, namespaces: options.pidNamespace };
 }
 
 /** "SIGKILL" or "exit 3": how a helper ended, for messages. */

@@ -3,7 +3,7 @@
 // no mount, no temp dir. In each form kiln ships in, since the helper is kiln re-executed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeTree } from "../../src/util/cleanup.ts";
@@ -69,8 +69,13 @@ describe("the resident RUN helper dies mid-RUN", () => {
       run.child.kill("SIGKILL");
       throw new Error(`${(e as Error).message}; output:\n${run.output()}`);
     }
-    expect(helpers.length).toBe(1);
-    process.kill(helpers[0]!, "SIGKILL");
+    // The launcher (kiln's child, helper-launch.ts) and the helper it started as PID 1 of a new PID
+    // namespace: the helper is the one whose PID namespace is not ours.
+    expect(helpers.length).toBe(2);
+    const ours = readlinkSync("/proc/self/ns/pid");
+    const inner = helpers.filter((p) => readlinkSync(`/proc/${p}/ns/pid`) !== ours);
+    expect(inner.length).toBe(1);
+    process.kill(inner[0]!, "SIGKILL");
     const r = await run.done;
     expect(r.signal).toBeNull();
     expect(r.code).toBe(1);
