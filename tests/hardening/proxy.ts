@@ -21,7 +21,7 @@ export type Fault =
   | { kind: "corrupt" }
   /** Never answer; the socket stays open until the client gives up or close() is called. */
   | { kind: "stall" }
-  /** Token mode: revoke every issued token and answer 401 with the challenge (an expired token). */
+  /** Token mode: revoke the request's token and answer 401 with the challenge (an expired token). */
   | { kind: "expire-token" };
 
 export interface Rule {
@@ -129,7 +129,9 @@ export async function startFaultProxy(upstream: string, opts: ProxyOptions = {})
     }
     if (f?.kind === "expire-token") {
       note("fault 401 (token expired)");
-      valid.clear();
+      // Only this request's token: other requests in flight at the same time (the image push runs
+      // beside the cache writes) hold tokens of their own that did not expire.
+      valid.delete(String(req.headers.authorization ?? "").replace(/^Bearer /, ""));
       req.resume();
       return void res.writeHead(401, challenge()).end('{"errors":[{"code":"UNAUTHORIZED","message":"token expired"}]}');
     }

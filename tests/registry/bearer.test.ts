@@ -57,6 +57,9 @@ describe("bearer tokens", async () => {
   });
 
   test("a token the registry rejects is replaced after the 401", async () => {
+    // The refused push above drops its upload session in the background (push.ts): let that finish
+    // first, or it takes the expired token meant for this test.
+    await new Promise((r) => setTimeout(r, 300));
     const client = new RegistryClient({ dockerConfigDir: cfg });
     reg.tokenRequests.length = 0;
     reg.expireNextToken();
