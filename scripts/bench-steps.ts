@@ -3,7 +3,8 @@
 // and timing events (--log-format json -v debug), so the code timed is the executor's.
 //   bun scripts/bench-steps.ts [--binary PATH | --source] [--steps 20] [--builds 5]
 // Prints, each as a median:
-//   per-RUN overhead   `RUN true`: step start → snapshot done, minus `sh -c true` run directly (chroot)
+//   per-RUN overhead   `RUN true`: step start → snapshot done, minus `sh -c true` run directly (chroot);
+//                      its target line is the default snapshot mode's (overlay where it works)
 //   one-file COPY      step start → layer written
 //   snapshot           after a one-file change, with --snapshot-mode walk and overlay (when it works)
 //   layer / cache write of a tiny layer (the layer phase; the background cache put)
@@ -96,6 +97,8 @@ try {
   // RUN true ×(STEPS+1): the first step also unpacks the rootfs, so it is left out.
   const runCtx = context("run", `ARG BASE\nFROM $BASE\n${"RUN true\n".repeat(STEPS + 1)}`);
   const own = await directTrue();
+  // The target is the default's (auto: the overlay where it works, else the walk).
+  const overhead = new Map<string, number>();
   for (const mode of ["walk", "overlay"]) {
     const b = build(runCtx, ["--no-push", "--snapshot-mode", mode]);
     if (mode === "overlay" && b.events.some((e) => /overlay snapshots unavailable/.test(e.msg ?? ""))) {
@@ -108,8 +111,9 @@ try {
     const runMs = median(steps.map((e) => e.phases?.run ?? NaN));
     say(`RUN true [${mode}]: step ${f1(stepMs)} ms (run ${f1(runMs)}, snapshot ${f1(snap)}), sh -c true directly ${f1(own)} ms; median of ${steps.length}`);
     say(`snapshot after a one-file change [${mode}]: ${f1(snap)} ms`);
-    if (mode === "walk") say(targetLine(target("per-run-overhead", stepMs - own, MICRO_TARGETS["per-run-overhead"].limit, "ms")));
+    overhead.set(mode, stepMs - own);
   }
+  say(targetLine(target("per-run-overhead", overhead.get("overlay") ?? overhead.get("walk"), MICRO_TARGETS["per-run-overhead"].limit, "ms")));
 
   // COPY of one small file ×(STEPS+1), with the cache on and a destination: layer, cache write, push.
   const files: Record<string, string> = {};
