@@ -21,22 +21,22 @@ const SIGKILL = 9;
 export function launchInPidNamespace(opts: HelperOptions): string {
   const self = helperCommand();
   const env = Object.entries({ ...process.env, [HELPER_OPTIONS_ENV]: JSON.stringify({ ...opts, launch: false }) }).map(([k, v]) => `${k}=${v}`);
-  let own: number;
+  let own = -1;
+  let pid: number;
   try {
     own = openSync("/proc/thread-self/ns/pid", "r");
     libc.unshare(libc.CLONE_NEWPID);
+    try {
+      // stdin (the control pipe), stdout, stderr and the reply fd are inherited as they are.
+      pid = libc.spawnProcess({ path: self[0]!, argv: self, env, stdin: 0, resetIds: false, newProcessGroup: false });
+    } finally {
+      libc.setns(own, libc.CLONE_NEWPID);
+    }
   } catch (e) {
     return (e as Error).message;
+  } finally {
+    if (own >= 0) closeSync(own);
   }
-  let pid: number;
-  try {
-    // stdin (the control pipe), stdout, stderr and the reply fd are inherited as they are.
-    pid = libc.spawnProcess({ path: self[0]!, argv: self, env, stdin: 0, resetIds: false, newProcessGroup: false });
-  } catch (e) {
-    libc.setns(own, libc.CLONE_NEWPID);
-    return (e as Error).message;
-  }
-  libc.setns(own, libc.CLONE_NEWPID);
   for (const sig of FORWARDED_TO_COMMAND) libc.ignoreSignal(sig);
   // Only the helper holds the pipes now: kiln sees them close when it ends.
   for (const fd of [0, 1, 2, REPLY_FD]) closeSync(fd);
