@@ -3,6 +3,7 @@
 // in the state dir with the very options the snapshotter uses, then taken down again.
 import fs from "node:fs";
 import { libcAvailable, mount, umount2 } from "../runtime/libc.ts";
+import { CAP_SYS_ADMIN, hasCapability } from "../util/capabilities.ts";
 
 /**
  * redirect_dir/metacopy off: a renamed directory or chmod-ed file is copied up whole, so the upper
@@ -22,8 +23,6 @@ export function overlayOptions(stateDir: string): string {
   return OVERLAY_OPTIONS + (volatileOk.get(`${fs.statSync(stateDir).dev}`) ? VOLATILE : "");
 }
 const volatileOk = new Map<string, boolean>();
-
-const CAP_SYS_ADMIN = 21;
 
 /** Why overlay snapshots cannot be used for this rootfs and state dir, or null when they can. */
 export function overlayUnavailable(rootfs: string, stateDir: string): string | null {
@@ -66,15 +65,6 @@ function probeMount(stateDir: string, fsType: string | undefined, extra: string)
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return null;
-}
-
-function hasCapability(bit: number): boolean {
-  try {
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
-    return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(bit)) & 1n) === 1n;
-  } catch {
-    return false;
-  }
 }
 
 function kernelHasOverlay(): boolean {

@@ -4,7 +4,7 @@
 // are killed when a build ends (closeRunHelpers).
 import { libcAvailable } from "../runtime/libc.ts";
 import { onCleanup } from "../util/cleanup.ts";
-import { CAP_SYS_ADMIN, hasCapability } from "./capabilities.ts";
+import { CAP_SYS_ADMIN, hasCapability } from "../util/capabilities.ts";
 import type { HelperOptions } from "./protocol.ts";
 import { ResidentHelper } from "./resident-helper.ts";
 

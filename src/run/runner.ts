@@ -9,7 +9,7 @@ import * as libc from "../runtime/libc.ts";
 import { onCleanup } from "../util/cleanup.ts";
 import { KilnError } from "../util/errors.ts";
 import { explainExecFailure, isExecFormatError } from "./binfmt.ts";
-import { CAP_SYS_ADMIN, hasCapability } from "./capabilities.ts";
+import { CAP_SYS_ADMIN, hasCapability } from "../util/capabilities.ts";
 import { DEFAULT_PATH, envValue } from "./exec-path.ts";
 import { Placeholders } from "./placeholders.ts";
 import { acquireRunHelper, helperOptions, releaseRunHelper } from "./pool.ts";
